@@ -1,0 +1,1 @@
+//! Readers for the real recordings in `../shared/data`. Filled in by the dataset work.

@@ -1,0 +1,4 @@
+//! The motiongate command-line tool.
+fn main() {
+    println!("motiongate");
+}

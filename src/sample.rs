@@ -1,0 +1,292 @@
+//! One timestamped motion sample, its units, and the validation every input passes through.
+//!
+//! Units: acceleration in m/s^2 *including* gravity (what Android's `TYPE_ACCELEROMETER` reports and what iOS
+//! reports times -9.81), angular rate in rad/s, time in monotonic nanoseconds.
+//!
+//! Validation lives here, once. Errors of the live path name the field and the problem but never carry a sensor
+//! value, so they can be logged without leaking motion data.
+
+use nalgebra::Vector3;
+
+/// Standard gravity, m/s^2.
+pub const STANDARD_GRAVITY: f32 = 9.806_65;
+
+/// Largest plausible acceleration magnitude, m/s^2 (16 g: the range of the widest phone accelerometers).
+pub const MAX_ACCEL_MS2: f32 = 16.0 * STANDARD_GRAVITY;
+
+/// Largest plausible angular rate, rad/s (about 2000 deg/s, the widest phone gyroscope range, with margin).
+pub const MAX_GYRO_RADS: f32 = 40.0;
+
+/// One accelerometer reading with an optional gyroscope reading taken at the same time.
+///
+/// `Sample` deliberately does not implement `serde::Serialize`: raw motion never leaves the device through this
+/// crate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Monotonic time in nanoseconds (any epoch; only differences matter).
+    pub t_ns: i64,
+    /// Acceleration in m/s^2 including gravity, device axes.
+    pub accel: Vector3<f32>,
+    /// Angular rate in rad/s, device axes, when the device has a gyroscope.
+    pub gyro: Option<Vector3<f32>>,
+}
+
+impl Sample {
+    /// A sample without gyroscope.
+    pub fn accel(t_ns: i64, ax: f32, ay: f32, az: f32) -> Self {
+        Sample { t_ns, accel: Vector3::new(ax, ay, az), gyro: None }
+    }
+
+    /// A sample with gyroscope.
+    pub fn with_gyro(t_ns: i64, accel: [f32; 3], gyro: [f32; 3]) -> Self {
+        Sample { t_ns, accel: Vector3::from(accel), gyro: Some(Vector3::from(gyro)) }
+    }
+
+    /// Checks one sample on its own: every component finite and within the plausible physical range.
+    pub fn check_values(&self) -> Result<(), SampleError> {
+        check_vec(&self.accel, SampleField::Accel, MAX_ACCEL_MS2)?;
+        if let Some(g) = &self.gyro {
+            check_vec(g, SampleField::Gyro, MAX_GYRO_RADS)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_vec(v: &Vector3<f32>, field: SampleField, max: f32) -> Result<(), SampleError> {
+    for (axis, &x) in v.iter().enumerate() {
+        if !x.is_finite() {
+            return Err(SampleError::NotFinite { field, axis: AXES[axis] });
+        }
+        if x.abs() > max {
+            return Err(SampleError::Implausible { field, axis: AXES[axis] });
+        }
+    }
+    Ok(())
+}
+
+const AXES: [char; 3] = ['x', 'y', 'z'];
+
+/// Which part of a sample an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleField {
+    /// The accelerometer vector.
+    Accel,
+    /// The gyroscope vector.
+    Gyro,
+    /// The timestamp.
+    Time,
+}
+
+impl std::fmt::Display for SampleField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SampleField::Accel => "accelerometer",
+            SampleField::Gyro => "gyroscope",
+            SampleField::Time => "timestamp",
+        })
+    }
+}
+
+/// Why a sample was refused. Carries no sensor values (safe to log on the live path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    /// A component is NaN or infinite.
+    #[error("{field} {axis} is not a finite number")]
+    NotFinite {
+        /// Which vector.
+        field: SampleField,
+        /// Which axis.
+        axis: char,
+    },
+    /// A component is beyond what any phone sensor reports (e.g. > 16 g, or raw counts instead of m/s^2).
+    #[error("{field} {axis} is beyond the plausible range for m/s^2 or rad/s (wrong units?)")]
+    Implausible {
+        /// Which vector.
+        field: SampleField,
+        /// Which axis.
+        axis: char,
+    },
+    /// The timestamp is earlier than the previous sample's.
+    #[error("timestamp went backwards")]
+    TimeBackwards,
+    /// The timestamp equals the previous sample's.
+    #[error("timestamp repeats the previous sample's")]
+    TimeRepeated,
+}
+
+/// Stateful validation of a stream: values plus monotonic time.
+#[derive(Debug, Clone, Default)]
+pub struct StreamValidator {
+    last_t_ns: Option<i64>,
+}
+
+impl StreamValidator {
+    /// A validator that has seen no sample.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validates the next sample of the stream and remembers its time when it is accepted.
+    pub fn check(&mut self, s: &Sample) -> Result<(), SampleError> {
+        s.check_values()?;
+        if let Some(last) = self.last_t_ns {
+            if s.t_ns < last {
+                return Err(SampleError::TimeBackwards);
+            }
+            if s.t_ns == last {
+                return Err(SampleError::TimeRepeated);
+            }
+        }
+        self.last_t_ns = Some(s.t_ns);
+        Ok(())
+    }
+
+    /// Forgets the last timestamp (after a purge).
+    pub fn reset(&mut self) {
+        self.last_t_ns = None;
+    }
+}
+
+/// What the classifier reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activity {
+    /// Not moving (sitting, standing, lying, phone on a table).
+    Still = 0,
+    /// Walking, including stairs.
+    Walking = 1,
+    /// Running or jogging.
+    Running = 2,
+    /// Riding a vehicle: car, bus, train, metro (including its stops).
+    Transit = 3,
+    /// No confident decision (too little data, or an activity outside the four).
+    Unknown = 4,
+}
+
+impl Activity {
+    /// The four activities the model scores, in class-index order.
+    pub const CLASSES: [Activity; 4] = [Activity::Still, Activity::Walking, Activity::Running, Activity::Transit];
+
+    /// Lower-case name, as used in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activity::Still => "still",
+            Activity::Walking => "walking",
+            Activity::Running => "running",
+            Activity::Transit => "transit",
+            Activity::Unknown => "unknown",
+        }
+    }
+
+    /// The class index 0..4 for the four scored activities, `None` for `Unknown`.
+    pub fn class_index(self) -> Option<usize> {
+        match self {
+            Activity::Unknown => None,
+            a => Some(a as usize),
+        }
+    }
+}
+
+impl std::fmt::Display for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Ground truth attached to recorded samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Still.
+    Still = 0,
+    /// Walking (stairs included).
+    Walking = 1,
+    /// Running / jogging.
+    Running = 2,
+    /// In a vehicle.
+    Transit = 3,
+    /// Something else (postural transitions, sports, chores): must not be reported as a confident activity.
+    Other = 4,
+}
+
+impl Label {
+    /// All labels in index order.
+    pub const ALL: [Label; 5] = [Label::Still, Label::Walking, Label::Running, Label::Transit, Label::Other];
+
+    /// Lower-case name as used in the canonical trace CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Label::Still => "still",
+            Label::Walking => "walking",
+            Label::Running => "running",
+            Label::Transit => "transit",
+            Label::Other => "other",
+        }
+    }
+
+    /// Parses a canonical label name.
+    pub fn parse(s: &str) -> Option<Label> {
+        Some(match s {
+            "still" => Label::Still,
+            "walking" => Label::Walking,
+            "running" => Label::Running,
+            "transit" => Label::Transit,
+            "other" => Label::Other,
+            _ => return None,
+        })
+    }
+
+    /// The activity this label scores as, `None` for `Other`.
+    pub fn activity(self) -> Option<Activity> {
+        match self {
+            Label::Still => Some(Activity::Still),
+            Label::Walking => Some(Activity::Walking),
+            Label::Running => Some(Activity::Running),
+            Label::Transit => Some(Activity::Transit),
+            Label::Other => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_nan_inf_and_absurd_values() {
+        let mut s = Sample::accel(0, 0.0, 0.0, 9.8);
+        assert!(s.check_values().is_ok());
+        s.accel.y = f32::NAN;
+        assert_eq!(s.check_values(), Err(SampleError::NotFinite { field: SampleField::Accel, axis: 'y' }));
+        s.accel.y = f32::NEG_INFINITY;
+        assert_eq!(s.check_values(), Err(SampleError::NotFinite { field: SampleField::Accel, axis: 'y' }));
+        s.accel.y = 500.0;
+        assert_eq!(s.check_values(), Err(SampleError::Implausible { field: SampleField::Accel, axis: 'y' }));
+        let g = Sample::with_gyro(0, [0.0, 0.0, 9.8], [0.0, 0.0, 1e6]);
+        assert_eq!(g.check_values(), Err(SampleError::Implausible { field: SampleField::Gyro, axis: 'z' }));
+    }
+
+    #[test]
+    fn stream_time_must_increase() {
+        let mut v = StreamValidator::new();
+        assert!(v.check(&Sample::accel(10, 0.0, 0.0, 9.8)).is_ok());
+        assert_eq!(v.check(&Sample::accel(10, 0.0, 0.0, 9.8)), Err(SampleError::TimeRepeated));
+        assert_eq!(v.check(&Sample::accel(5, 0.0, 0.0, 9.8)), Err(SampleError::TimeBackwards));
+        assert!(v.check(&Sample::accel(11, 0.0, 0.0, 9.8)).is_ok());
+        v.reset();
+        assert!(v.check(&Sample::accel(1, 0.0, 0.0, 9.8)).is_ok());
+    }
+
+    #[test]
+    fn error_messages_carry_no_values() {
+        let e = Sample::accel(0, 123.456e3, 0.0, 0.0).check_values().unwrap_err();
+        let msg = e.to_string();
+        assert!(!msg.contains("123"), "{msg}");
+    }
+}
