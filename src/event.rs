@@ -64,6 +64,11 @@ impl EventQueue {
         self.len == 0
     }
 
+    /// Maximum number of events held.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -1,11 +1,19 @@
 //! motiongate: consent-gated, on-device classification of walking, running, still and transit from phone motion.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Index loops over fixed-size signal arrays read like the maths they implement.
+#![allow(clippy::needless_range_loop)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod event;
+pub mod features;
+pub mod fusion;
+pub mod model;
 pub mod pipeline;
+pub mod resample;
 pub mod sample;
+pub mod smooth;
+pub mod window;
 
 #[cfg(feature = "offline")]
 pub mod datasets;
@@ -13,4 +21,5 @@ pub mod datasets;
 pub mod trace;
 
 pub use event::{ActivityEvent, EventKind};
+pub use model::{Model, ModelError};
 pub use sample::{Activity, Label, Sample, SampleError};

@@ -1,0 +1,403 @@
+//! The compact on-device model and its file format.
+//!
+//! Training happens offline with linfa (feature `train`); what ships is this flat, allocation-free form: tree
+//! ensembles as node arrays (pre-order, left child = next node) or a standardised linear model. A model holds two
+//! classifiers over the same feature schema: one for windows whose input was dense enough to resolve gait, one for
+//! sparse (event-driven, low-rate) windows, trained on data at those rates. Windows slower than
+//! [`ModelFile::min_rate_hz`] get no decision at all.
+//!
+//! File layout: the 8 magic bytes `MGMODEL\0`, a little-endian `u16` format version, then the postcard encoding of
+//! [`ModelFile`]. Loading checks the magic, the format version, the feature-schema version and every index in the
+//! node arrays, so a damaged or foreign file is a typed error, never a panic or an out-of-bounds walk.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES, SCHEMA_VERSION};
+
+/// Magic bytes at the start of every model file.
+pub const MAGIC: &[u8; 8] = b"MGMODEL\0";
+/// Current model file format version.
+pub const FORMAT_VERSION: u16 = 1;
+/// Number of classes a model scores (still, walking, running, transit).
+pub const N_CLASSES: usize = 4;
+/// Marker in [`Forest::feature`] for a leaf.
+pub const LEAF: u16 = u16::MAX;
+
+/// Why a model could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The bytes do not start with the model magic.
+    #[error("not a motiongate model file (bad magic bytes)")]
+    BadMagic,
+    /// The file format version is not this build's.
+    #[error("model file format version {found} is not supported (this build reads version {expected})")]
+    FormatVersion {
+        /// Version in the file.
+        found: u16,
+        /// Version this build reads.
+        expected: u16,
+    },
+    /// The model was trained on another feature schema.
+    #[error("model was trained on feature schema {found}, this build computes schema {expected}")]
+    SchemaVersion {
+        /// Schema in the file.
+        found: u32,
+        /// Schema of this build.
+        expected: u32,
+    },
+    /// The body could not be decoded.
+    #[error("model file is truncated or corrupt: {0}")]
+    Decode(String),
+    /// The body decoded but is inconsistent.
+    #[error("model file is invalid: {0}")]
+    Invalid(String),
+    /// No default model is embedded in this build.
+    #[error("no default model is embedded in this build")]
+    NoEmbeddedModel,
+}
+
+/// A tree ensemble in flat arrays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Forest {
+    /// Index of each tree's root node.
+    pub roots: Vec<u32>,
+    /// Split feature per node, or [`LEAF`].
+    pub feature: Vec<u16>,
+    /// Split threshold per node: go left when `x[feature] <= threshold`.
+    pub threshold: Vec<f32>,
+    /// Right child per split node (the left child is the next node); for a leaf, its index in `leaf_probs`.
+    pub right: Vec<u32>,
+    /// Class probabilities of each leaf.
+    pub leaf_probs: Vec<[f32; N_CLASSES]>,
+}
+
+impl Forest {
+    fn validate(&self) -> Result<(), ModelError> {
+        let n = self.feature.len();
+        if self.roots.is_empty() {
+            return Err(ModelError::Invalid("forest has no trees".into()));
+        }
+        if self.threshold.len() != n || self.right.len() != n {
+            return Err(ModelError::Invalid("node arrays differ in length".into()));
+        }
+        for &r in &self.roots {
+            if r as usize >= n {
+                return Err(ModelError::Invalid(format!("tree root {r} out of range")));
+            }
+        }
+        for i in 0..n {
+            let f = self.feature[i];
+            if f == LEAF {
+                if self.right[i] as usize >= self.leaf_probs.len() {
+                    return Err(ModelError::Invalid(format!("leaf {i} points past the leaf table")));
+                }
+            } else {
+                if f as usize >= N_FEATURES {
+                    return Err(ModelError::Invalid(format!("node {i} splits on unknown feature {f}")));
+                }
+                // Children must come after their parent: this rules out cycles, so every walk ends.
+                let r = self.right[i] as usize;
+                if i + 1 >= n || r <= i + 1 || r >= n {
+                    return Err(ModelError::Invalid(format!("node {i} has out-of-order children")));
+                }
+                if !self.threshold[i].is_finite() {
+                    return Err(ModelError::Invalid(format!("node {i} has a non-finite threshold")));
+                }
+            }
+        }
+        if self.leaf_probs.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+            return Err(ModelError::Invalid("leaf probabilities must be finite and non-negative".into()));
+        }
+        Ok(())
+    }
+
+    /// Mean of the trees' leaf probabilities.
+    pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
+        let mut acc = [0.0f32; N_CLASSES];
+        for &root in &self.roots {
+            let mut i = root as usize;
+            // Validated: indices strictly increase along a walk, so this ends within `feature.len()` steps.
+            loop {
+                let f = self.feature[i];
+                if f == LEAF {
+                    let p = &self.leaf_probs[self.right[i] as usize];
+                    for k in 0..N_CLASSES {
+                        acc[k] += p[k];
+                    }
+                    break;
+                }
+                i = if x[f as usize] <= self.threshold[i] { i + 1 } else { self.right[i] as usize };
+            }
+        }
+        normalise(acc)
+    }
+
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.feature.len()
+    }
+}
+
+/// A multinomial logistic model on standardised features.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Linear {
+    /// Per-feature mean subtracted before scaling.
+    pub mean: Vec<f32>,
+    /// Per-feature scale divided by.
+    pub scale: Vec<f32>,
+    /// Weights, `N_CLASSES` rows of `N_FEATURES`.
+    pub weights: Vec<Vec<f32>>,
+    /// Intercepts.
+    pub bias: [f32; N_CLASSES],
+}
+
+impl Linear {
+    fn validate(&self) -> Result<(), ModelError> {
+        if self.mean.len() != N_FEATURES
+            || self.scale.len() != N_FEATURES
+            || self.weights.len() != N_CLASSES
+            || self.weights.iter().any(|w| w.len() != N_FEATURES)
+        {
+            return Err(ModelError::Invalid("linear model dimensions do not match the feature schema".into()));
+        }
+        let all = self.mean.iter().chain(&self.scale).chain(self.weights.iter().flatten()).chain(&self.bias);
+        if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
+            return Err(ModelError::Invalid("linear model holds non-finite values or non-positive scales".into()));
+        }
+        Ok(())
+    }
+
+    /// Softmax probabilities.
+    pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
+        let mut z = self.bias;
+        for j in 0..N_FEATURES {
+            let xs = (x[j] - self.mean[j]) / self.scale[j];
+            for (k, zk) in z.iter_mut().enumerate() {
+                *zk += self.weights[k][j] * xs;
+            }
+        }
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut p = [0.0; N_CLASSES];
+        for k in 0..N_CLASSES {
+            p[k] = (z[k] - max).exp();
+        }
+        normalise(p)
+    }
+}
+
+fn normalise(mut p: [f32; N_CLASSES]) -> [f32; N_CLASSES] {
+    let s: f32 = p.iter().sum();
+    if s > 0.0 && s.is_finite() {
+        for v in p.iter_mut() {
+            *v /= s;
+        }
+        p
+    } else {
+        [1.0 / N_CLASSES as f32; N_CLASSES]
+    }
+}
+
+/// One classifier of a model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Classifier {
+    /// A tree ensemble.
+    Forest(Forest),
+    /// A linear model.
+    Linear(Linear),
+}
+
+impl Classifier {
+    /// Class probabilities (still, walking, running, transit).
+    pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
+        match self {
+            Classifier::Forest(f) => f.predict(x),
+            Classifier::Linear(l) => l.predict(x),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            Classifier::Forest(f) => f.validate(),
+            Classifier::Linear(l) => l.validate(),
+        }
+    }
+}
+
+/// Everything a model file holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelFile {
+    /// Feature schema the model was trained on ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Feature names, in order (must equal [`FEATURE_NAMES`]).
+    pub feature_names: Vec<String>,
+    /// Class names, in order (`still, walking, running, transit`).
+    pub classes: Vec<String>,
+    /// Class frequencies of the training windows (the prior the smoother divides out).
+    pub class_priors: [f32; N_CLASSES],
+    /// A description of the data the model was trained on (datasets, subjects, windows).
+    pub trained_on: String,
+    /// Windows with an input rate at or above this use `dense`, below it `sparse`.
+    pub dense_rate_hz: f32,
+    /// Windows with an input rate below this get no decision (`Unknown`).
+    pub min_rate_hz: f32,
+    /// Classifier for windows with enough input rate to resolve gait.
+    pub dense: Classifier,
+    /// Classifier for low-rate windows.
+    pub sparse: Classifier,
+}
+
+/// A loaded, validated model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    file: ModelFile,
+}
+
+impl Model {
+    /// Wraps and validates a model description.
+    pub fn new(file: ModelFile) -> Result<Model, ModelError> {
+        if file.schema_version != SCHEMA_VERSION {
+            return Err(ModelError::SchemaVersion { found: file.schema_version, expected: SCHEMA_VERSION });
+        }
+        if file.feature_names.len() != N_FEATURES || file.feature_names.iter().zip(FEATURE_NAMES).any(|(a, b)| a != b) {
+            return Err(ModelError::Invalid("feature names differ from this build's schema".into()));
+        }
+        let expected = ["still", "walking", "running", "transit"];
+        if file.classes.len() != N_CLASSES || file.classes.iter().zip(expected).any(|(a, b)| a != b) {
+            return Err(ModelError::Invalid("classes must be still, walking, running, transit".into()));
+        }
+        if file.class_priors.iter().any(|p| !p.is_finite() || *p <= 0.0) {
+            return Err(ModelError::Invalid("class priors must be positive".into()));
+        }
+        if !(file.min_rate_hz.is_finite() && file.dense_rate_hz.is_finite() && file.min_rate_hz <= file.dense_rate_hz) {
+            return Err(ModelError::Invalid("rate thresholds are inconsistent".into()));
+        }
+        file.dense.validate()?;
+        file.sparse.validate()?;
+        Ok(Model { file })
+    }
+
+    /// Parses and validates a model file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        if bytes.len() < MAGIC.len() + 2 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(ModelError::BadMagic);
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != FORMAT_VERSION {
+            return Err(ModelError::FormatVersion { found: version, expected: FORMAT_VERSION });
+        }
+        let file: ModelFile = postcard::from_bytes(&bytes[10..]).map_err(|e| ModelError::Decode(e.to_string()))?;
+        Model::new(file)
+    }
+
+    /// Serialises the model (deterministic: the same model gives the same bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        // postcard cannot fail on these plain types; an empty body would fail to load, never silently succeed.
+        if let Ok(body) = postcard::to_allocvec(&self.file) {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    /// The embedded default model (`models/default.mgm`), parsed once and shared.
+    pub fn embedded() -> Result<Arc<Model>, ModelError> {
+        static EMBEDDED: OnceLock<Result<Arc<Model>, ModelError>> = OnceLock::new();
+        let bytes: &[u8] = include_bytes!("../models/default.mgm");
+        EMBEDDED
+            .get_or_init(|| {
+                if bytes.is_empty() {
+                    Err(ModelError::NoEmbeddedModel)
+                } else {
+                    Model::from_bytes(bytes).map(Arc::new)
+                }
+            })
+            .clone()
+    }
+
+    /// The model's description.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
+    }
+
+    /// Class probabilities for a window with the given input rate, or `None` when the rate is too low to decide.
+    pub fn predict(&self, x: &FeatureVector, input_rate_hz: f32) -> Option<[f32; N_CLASSES]> {
+        if input_rate_hz.is_nan() || input_rate_hz < self.file.min_rate_hz {
+            None
+        } else if input_rate_hz >= self.file.dense_rate_hz {
+            Some(self.file.dense.predict(x))
+        } else {
+            Some(self.file.sparse.predict(x))
+        }
+    }
+
+    /// Size of the serialised model in bytes.
+    pub fn serialized_len(&self) -> usize {
+        self.to_bytes().len()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A tiny hand-built model: still when log_energy <= -1, else walking (test fixture, not a shipped model).
+    pub(crate) fn tiny_model() -> Model {
+        let energy = FEATURE_NAMES.iter().position(|n| *n == "log_energy").unwrap() as u16;
+        let forest = Forest {
+            roots: vec![0],
+            feature: vec![energy, LEAF, LEAF],
+            threshold: vec![-1.0, 0.0, 0.0],
+            right: vec![2, 0, 1],
+            leaf_probs: vec![[0.9, 0.1, 0.0, 0.0], [0.0, 0.8, 0.1, 0.1]],
+        };
+        Model::new(ModelFile {
+            schema_version: SCHEMA_VERSION,
+            feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            classes: ["still", "walking", "running", "transit"].iter().map(|s| s.to_string()).collect(),
+            class_priors: [0.25; 4],
+            trained_on: "hand-built test fixture".into(),
+            dense_rate_hz: 8.0,
+            min_rate_hz: 1.0,
+            dense: Classifier::Forest(forest.clone()),
+            sparse: Classifier::Forest(forest),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_prediction() {
+        let m = tiny_model();
+        let bytes = m.to_bytes();
+        let back = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.to_bytes(), bytes);
+        let mut x = [0.0; N_FEATURES];
+        x[6] = -2.0;
+        assert_eq!(m.predict(&x, 20.0).unwrap()[0], 0.9);
+        x[6] = 0.0;
+        assert_eq!(m.predict(&x, 20.0).unwrap()[1], 0.8);
+        assert!(m.predict(&x, 0.5).is_none());
+    }
+
+    #[test]
+    fn damaged_files_are_typed_errors() {
+        let bytes = tiny_model().to_bytes();
+        assert_eq!(Model::from_bytes(b"nope"), Err(ModelError::BadMagic));
+        let mut v = bytes.clone();
+        v[8] = 9;
+        assert!(matches!(Model::from_bytes(&v), Err(ModelError::FormatVersion { found: 9, .. })));
+        for cut in 10..bytes.len() {
+            assert!(Model::from_bytes(&bytes[..cut]).is_err(), "truncated at {cut} must fail");
+        }
+        let mut file = tiny_model().file().clone();
+        file.schema_version = SCHEMA_VERSION + 1;
+        assert!(matches!(Model::new(file), Err(ModelError::SchemaVersion { .. })));
+        let mut file = tiny_model().file().clone();
+        if let Classifier::Forest(f) = &mut file.dense {
+            f.right[0] = 0; // a cycle
+        }
+        assert!(matches!(Model::new(file), Err(ModelError::Invalid(_))));
+    }
+}

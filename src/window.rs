@@ -1,0 +1,174 @@
+//! Fixed-capacity ring of fused grid samples and the sliding-window schedule.
+//!
+//! Allocated once per session; zeroized on purge and on drop (the `zeroize` crate), because it holds raw motion.
+
+use nalgebra::Vector3;
+use zeroize::Zeroize;
+
+/// Window length in grid samples (5 s at 20 Hz).
+pub const WINDOW_LEN: usize = 100;
+/// Hop between windows in grid samples (2.5 s at 20 Hz).
+pub const HOP_LEN: usize = 50;
+
+/// The samples of one window in time order, copied out of the ring (stack arrays; no allocation).
+#[derive(Debug, Clone)]
+pub struct WindowView {
+    /// Acceleration x, y, z (m/s^2, as measured).
+    pub accel: [[f32; WINDOW_LEN]; 3],
+    /// Gravity direction x, y, z (unit vector per sample).
+    pub up: [[f32; WINDOW_LEN]; 3],
+    /// Fraction of samples whose gravity estimate was plausible.
+    pub gravity_fraction: f32,
+    /// Input samples per second over the window (the real input rate, before resampling).
+    pub input_rate_hz: f32,
+    /// Grid time of the first sample, ns.
+    pub start_ns: i64,
+    /// Grid time of the last sample, ns.
+    pub end_ns: i64,
+}
+
+impl Default for WindowView {
+    fn default() -> Self {
+        WindowView {
+            accel: [[0.0; WINDOW_LEN]; 3],
+            up: [[0.0; WINDOW_LEN]; 3],
+            gravity_fraction: 0.0,
+            input_rate_hz: 0.0,
+            start_ns: 0,
+            end_ns: 0,
+        }
+    }
+}
+
+impl Zeroize for WindowView {
+    fn zeroize(&mut self) {
+        self.accel.zeroize();
+        self.up.zeroize();
+        self.gravity_fraction = 0.0;
+        self.input_rate_hz = 0.0;
+        self.start_ns = 0;
+        self.end_ns = 0;
+    }
+}
+
+/// The ring buffer.
+#[derive(Debug, Clone)]
+pub struct WindowRing {
+    accel: [[f32; WINDOW_LEN]; 3],
+    up: [[f32; WINDOW_LEN]; 3],
+    plausible: [bool; WINDOW_LEN],
+    inputs: [u16; WINDOW_LEN],
+    t_ns: [i64; WINDOW_LEN],
+    head: usize,
+    filled: usize,
+    since_last: usize,
+}
+
+impl Default for WindowRing {
+    fn default() -> Self {
+        WindowRing {
+            accel: [[0.0; WINDOW_LEN]; 3],
+            up: [[0.0; WINDOW_LEN]; 3],
+            plausible: [false; WINDOW_LEN],
+            inputs: [0; WINDOW_LEN],
+            t_ns: [0; WINDOW_LEN],
+            head: 0,
+            filled: 0,
+            since_last: 0,
+        }
+    }
+}
+
+impl WindowRing {
+    /// Appends one fused sample; returns true when a window is due (full ring and a hop since the last one).
+    pub fn push(&mut self, t_ns: i64, accel: &Vector3<f32>, up: &Vector3<f32>, plausible: bool, inputs: u16) -> bool {
+        let i = self.head;
+        for k in 0..3 {
+            self.accel[k][i] = accel[k];
+            self.up[k][i] = up[k];
+        }
+        self.plausible[i] = plausible;
+        self.inputs[i] = inputs;
+        self.t_ns[i] = t_ns;
+        self.head = (self.head + 1) % WINDOW_LEN;
+        self.filled = (self.filled + 1).min(WINDOW_LEN);
+        self.since_last += 1;
+        if self.filled == WINDOW_LEN && self.since_last >= HOP_LEN {
+            self.since_last = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Copies the current window, oldest first, into `out`.
+    pub fn copy_window(&self, out: &mut WindowView) {
+        let mut n_inputs: u32 = 0;
+        let mut n_plausible = 0usize;
+        for j in 0..WINDOW_LEN {
+            let i = (self.head + j) % WINDOW_LEN;
+            for k in 0..3 {
+                out.accel[k][j] = self.accel[k][i];
+                out.up[k][j] = self.up[k][i];
+            }
+            n_inputs += u32::from(self.inputs[i]);
+            n_plausible += usize::from(self.plausible[i]);
+        }
+        out.start_ns = self.t_ns[self.head % WINDOW_LEN];
+        out.end_ns = self.t_ns[(self.head + WINDOW_LEN - 1) % WINDOW_LEN];
+        let span_s = (out.end_ns - out.start_ns) as f32 * 1e-9 + crate::resample::PERIOD_NS as f32 * 1e-9;
+        out.input_rate_hz = if span_s > 0.0 { n_inputs as f32 / span_s } else { 0.0 };
+        out.gravity_fraction = n_plausible as f32 / WINDOW_LEN as f32;
+    }
+
+    /// Forgets the stream (after a gap) and zeroizes the samples.
+    pub fn wipe(&mut self) -> usize {
+        self.accel.zeroize();
+        self.up.zeroize();
+        self.plausible.zeroize();
+        self.inputs.zeroize();
+        self.t_ns.zeroize();
+        self.head = 0;
+        self.filled = 0;
+        self.since_last = 0;
+        std::mem::size_of::<Self>()
+    }
+
+    /// True when every stored value is zero.
+    pub fn is_zero(&self) -> bool {
+        self.accel.iter().flatten().all(|&x| x == 0.0)
+            && self.up.iter().flatten().all(|&x| x == 0.0)
+            && self.t_ns.iter().all(|&t| t == 0)
+            && self.inputs.iter().all(|&n| n == 0)
+    }
+}
+
+impl Drop for WindowRing {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_every_hop_once_full_in_time_order() {
+        let mut r = WindowRing::default();
+        let mut due = Vec::new();
+        for i in 0..300i64 {
+            if r.push(i, &Vector3::new(i as f32, 0.0, 0.0), &Vector3::z(), true, 1) {
+                due.push(i);
+                let mut w = WindowView::default();
+                r.copy_window(&mut w);
+                assert_eq!(w.start_ns, i - WINDOW_LEN as i64 + 1);
+                assert_eq!(w.end_ns, i);
+                assert!(w.accel[0].windows(2).all(|p| p[1] == p[0] + 1.0));
+            }
+        }
+        assert_eq!(due, vec![99, 149, 199, 249, 299]);
+        r.wipe();
+        assert!(r.is_zero());
+    }
+}
