@@ -18,7 +18,13 @@ pub mod window;
 #[cfg(feature = "offline")]
 pub mod datasets;
 #[cfg(feature = "offline")]
+pub mod eval;
+#[cfg(feature = "offline")]
+pub mod offline;
+#[cfg(feature = "offline")]
 pub mod trace;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use event::{ActivityEvent, EventKind};
 pub use model::{Model, ModelError};

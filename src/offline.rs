@@ -1,0 +1,335 @@
+//! Offline processing of recorded traces (feature `offline`): the same front end, model and smoother as a live
+//! session, driven from a [`Trace`] instead of a sensor.
+//!
+//! This is the only way to classify samples without a consent gate, and it exists only in desktop builds: the
+//! phone build does not compile it.
+
+use std::sync::Arc;
+
+use nalgebra::{Rotation3, Vector3};
+
+use crate::event::EventKind;
+use crate::features::FeatureVector;
+use crate::model::{Model, N_CLASSES};
+use crate::pipeline::{FrontEnd, Pipeline, PipelineConfig};
+use crate::resample::Continuity;
+use crate::sample::{Activity, Label, Sample, SampleError};
+use crate::smooth::Smoother;
+use crate::trace::Trace;
+
+/// A sample of a recorded trace that the pipeline refused.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{trace}: sample {index}: {error}")]
+pub struct TraceSampleError {
+    /// Trace name.
+    pub trace: String,
+    /// 0-based index of the sample in the trace.
+    pub index: usize,
+    /// Why it was refused.
+    pub error: SampleError,
+}
+
+/// One window of a trace with its features and ground truth.
+#[derive(Debug, Clone)]
+pub struct WindowRecord {
+    /// Window start, ns.
+    pub start_ns: i64,
+    /// Window end, ns.
+    pub end_ns: i64,
+    /// Input rate over the window, Hz.
+    pub input_rate_hz: f32,
+    /// Longest gap between input samples since the previous window, ns (decides smoother resets on replay).
+    pub max_gap_before_ns: i64,
+    /// The feature vector.
+    pub features: FeatureVector,
+    /// Majority label of the samples in the window and the fraction it covers.
+    pub truth: Option<(Label, f32)>,
+}
+
+/// Computes every window's features for a trace (what a live session would compute).
+pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRecord>, TraceSampleError> {
+    let mut front = FrontEnd::new(config.max_gap_ns);
+    let mut out = Vec::with_capacity((trace.duration_s() / 2.5) as usize + 1);
+    let mut max_gap = 0i64;
+    for (index, s) in trace.samples.iter().enumerate() {
+        let outcome = front
+            .push(s, |view, fv| {
+                out.push(WindowRecord {
+                    start_ns: view.start_ns,
+                    end_ns: view.end_ns,
+                    input_rate_hz: view.input_rate_hz,
+                    max_gap_before_ns: max_gap,
+                    features: *fv,
+                    truth: trace.majority_label(view.start_ns, view.end_ns),
+                });
+                max_gap = 0;
+            })
+            .map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
+        if outcome.continuity == Continuity::Restarted || outcome.gap_ns > 0 {
+            max_gap = max_gap.max(outcome.gap_ns);
+        }
+    }
+    Ok(out)
+}
+
+/// One per-hop decision on a trace, with the truth when the trace is labelled.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DecisionRecord {
+    /// Window start, seconds from the trace's first sample.
+    pub start_s: f64,
+    /// Window end, seconds from the trace's first sample.
+    pub end_s: f64,
+    /// Reported activity.
+    pub activity: Activity,
+    /// Its confidence.
+    pub confidence: f32,
+    /// Majority label of the window, if labelled.
+    pub truth: Option<Label>,
+}
+
+/// Classifies a trace with a full pipeline (exactly as a session would) and returns the per-hop decisions.
+pub fn classify(
+    trace: &Trace,
+    model: Arc<Model>,
+    config: &PipelineConfig,
+) -> Result<Vec<DecisionRecord>, TraceSampleError> {
+    let mut p = Pipeline::with_model(model, config.clone());
+    let t0 = trace.samples.first().map_or(0, |s| s.t_ns);
+    let mut out = Vec::new();
+    for (index, s) in trace.samples.iter().enumerate() {
+        p.push(s).map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
+        while let Some(ev) = p.next_event() {
+            if ev.kind == EventKind::Update {
+                out.push(DecisionRecord {
+                    start_s: (ev.start_ns - t0) as f64 * 1e-9,
+                    end_s: (ev.end_ns - t0) as f64 * 1e-9,
+                    activity: ev.activity,
+                    confidence: ev.confidence,
+                    truth: trace.majority_label(ev.start_ns, ev.end_ns).map(|(l, _)| l),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replays precomputed windows through a model and smoother; gives the same decisions as [`classify`] on the same
+/// trace (tested), at a fraction of the cost, for cross-validation.
+pub fn replay(windows: &[WindowRecord], t0_ns: i64, model: &Model, config: &PipelineConfig) -> Vec<DecisionRecord> {
+    let mut sm = Smoother::new(config.smoother.clone(), model.file().class_priors);
+    let mut q = crate::event::EventQueue::with_capacity(8);
+    let mut out = Vec::with_capacity(windows.len());
+    for w in windows {
+        if w.max_gap_before_ns > config.reset_smoother_gap_ns {
+            sm.reset();
+        }
+        let probs: Option<[f32; N_CLASSES]> = model.predict(&w.features, w.input_rate_hz);
+        let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
+        q.clear();
+        out.push(DecisionRecord {
+            start_s: (w.start_ns - t0_ns) as f64 * 1e-9,
+            end_s: (w.end_ns - t0_ns) as f64 * 1e-9,
+            activity: d.activity,
+            confidence: d.confidence,
+            truth: w.truth.map(|(l, _)| l),
+        });
+    }
+    out
+}
+
+/// A stretch of equal decisions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Segment {
+    /// Start, seconds from the trace's first sample.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Activity.
+    pub activity: Activity,
+    /// Mean confidence of its decisions.
+    pub mean_confidence: f32,
+}
+
+/// Merges consecutive decisions of the same activity into segments. Each decision owns the last hop of its
+/// window (the part no earlier decision covered).
+pub fn timeline(decisions: &[DecisionRecord]) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    let mut n = 0usize;
+    for (i, d) in decisions.iter().enumerate() {
+        let start = if i == 0 { d.start_s } else { decisions[i - 1].end_s.max(d.start_s) };
+        match out.last_mut() {
+            Some(seg) if seg.activity == d.activity && (start - seg.end_s).abs() < 1e-6 => {
+                seg.mean_confidence = (seg.mean_confidence * n as f32 + d.confidence) / (n + 1) as f32;
+                seg.end_s = d.end_s;
+                n += 1;
+            }
+            _ => {
+                out.push(Segment {
+                    start_s: start,
+                    end_s: d.end_s,
+                    activity: d.activity,
+                    mean_confidence: d.confidence,
+                });
+                n = 1;
+            }
+        }
+    }
+    out
+}
+
+/// Keeps the first sample at or after each tick of a `hz` clock (simulates a slower sensor; input slower than
+/// `hz` is kept whole).
+pub fn decimate(trace: &Trace, hz: f64) -> Trace {
+    let period = ((1e9 / hz) as i64).max(1);
+    let mut out = Trace { meta: trace.meta.clone(), samples: Vec::new(), labels: Vec::new() };
+    let mut next_tick: Option<i64> = None;
+    for (i, s) in trace.samples.iter().enumerate() {
+        if next_tick.is_none_or(|t| s.t_ns >= t) {
+            out.samples.push(*s);
+            if trace.is_labelled() {
+                out.labels.push(trace.labels[i]);
+            }
+            let mut t = next_tick.unwrap_or(s.t_ns) + period;
+            if t <= s.t_ns {
+                // Input slower than the clock, or a gap: restart the clock at this sample.
+                t = s.t_ns + period;
+            }
+            next_tick = Some(t);
+        }
+    }
+    out
+}
+
+/// Applies one random but fixed rotation (from `seed` and the trace name) to every sample of a trace.
+pub fn rotate(trace: &Trace, seed: u64) -> Trace {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for b in trace.meta.name().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+    }
+    let mut next = || {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        (h >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (a, b, c) = (next() * std::f64::consts::TAU, next() * std::f64::consts::TAU, next() * std::f64::consts::TAU);
+    let r: Rotation3<f32> = Rotation3::from_euler_angles(a as f32, b as f32, c as f32);
+    let mut out = trace.clone();
+    for s in out.samples.iter_mut() {
+        s.accel = r * s.accel;
+        s.gyro = s.gyro.map(|g| r * g);
+    }
+    out
+}
+
+/// Removes gravity the way some sources do before we see them (a 1-s low-pass subtracted), for training and for
+/// testing that decisions do not depend on whether a source kept gravity.
+pub fn remove_gravity(trace: &Trace) -> Trace {
+    let mut out = trace.clone();
+    let mut lp: Option<Vector3<f32>> = None;
+    let mut last_t: Option<i64> = None;
+    for s in out.samples.iter_mut() {
+        let dt = last_t.map_or(0.0, |t| (s.t_ns - t) as f32 * 1e-9);
+        let alpha = dt / (1.0 + dt);
+        let g = match lp {
+            Some(g) if dt < 2.0 => g + (s.accel - g) * alpha,
+            _ => s.accel,
+        };
+        lp = Some(g);
+        last_t = Some(s.t_ns);
+        s.accel -= g;
+    }
+    out.meta.gravity_removed = true;
+    out
+}
+
+/// Resamples a trace to irregular, event-driven timing at about `hz` (exponential gaps with a deterministic
+/// generator), keeping the samples closest to the drawn times. Used to train the low-rate classifier.
+pub fn sparsify(trace: &Trace, hz: f64, seed: u64) -> Trace {
+    let mut h = seed | 1;
+    let mut next = || {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = Trace { meta: trace.meta.clone(), samples: Vec::new(), labels: Vec::new() };
+    let Some(first) = trace.samples.first() else { return out };
+    let mut t_next = first.t_ns;
+    let mut i = 0usize;
+    while i < trace.samples.len() {
+        let s: &Sample = &trace.samples[i];
+        if s.t_ns >= t_next {
+            out.samples.push(*s);
+            if trace.is_labelled() {
+                out.labels.push(trace.labels[i]);
+            }
+            // Gaps: mostly around 1/hz, occasionally longer (event-driven logs), capped below the gap limit.
+            let gap = (-next().ln() / hz).clamp(0.3 / hz, 1.8);
+            t_next = s.t_ns + (gap * 1e9) as i64;
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TraceMeta;
+
+    fn trace() -> Trace {
+        let mut samples = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..(50 * 120) {
+            let t = i as f64 / 50.0;
+            let walking = (30.0..80.0).contains(&t);
+            let z = if walking { 9.81 + 3.0 * (2.0 * std::f64::consts::PI * 1.8 * t).sin() } else { 9.81 };
+            samples.push(Sample::accel((t * 1e9) as i64 + 5, 0.3, 0.2, z as f32));
+            labels.push(Some(if walking { Label::Walking } else { Label::Still }));
+        }
+        let meta = TraceMeta {
+            dataset: "test".into(),
+            subject: "s".into(),
+            session: "1".into(),
+            source: "mem".into(),
+            gravity_removed: false,
+        };
+        Trace { meta, samples, labels }
+    }
+
+    #[test]
+    fn replay_of_windows_equals_streaming_classification() {
+        let model = Arc::new(crate::model::tests::tiny_model());
+        let cfg = PipelineConfig::default();
+        let mut t = trace();
+        // Add a 90-s gap so the smoother reset path is exercised.
+        for s in t.samples.iter_mut().skip(4000) {
+            s.t_ns += 90_000_000_000;
+        }
+        let streamed = classify(&t, model.clone(), &cfg).unwrap();
+        let windows = featurize(&t, &cfg).unwrap();
+        let replayed = replay(&windows, t.samples[0].t_ns, &model, &cfg);
+        assert_eq!(streamed.len(), windows.len());
+        assert_eq!(streamed, replayed);
+        let tl = timeline(&streamed);
+        assert!(tl.iter().any(|s| s.activity == Activity::Walking));
+        assert!(tl.windows(2).all(|p| p[0].activity != p[1].activity || p[1].start_s > p[0].end_s));
+    }
+
+    #[test]
+    fn decimate_rotate_and_sparsify_keep_labels_aligned() {
+        let t = trace();
+        let d = decimate(&t, 20.0);
+        assert!((d.mean_rate_hz() - 20.0).abs() < 0.5, "{}", d.mean_rate_hz());
+        assert_eq!(d.samples.len(), d.labels.len());
+        let r = rotate(&t, 7);
+        assert!((r.samples[10].accel.norm() - t.samples[10].accel.norm()).abs() < 1e-4);
+        assert_ne!(r.samples[10].accel, t.samples[10].accel);
+        let s = sparsify(&t, 3.0, 1);
+        assert!((1.5..5.0).contains(&s.mean_rate_hz()), "{}", s.mean_rate_hz());
+        assert_eq!(s.samples.len(), s.labels.len());
+        let g = remove_gravity(&t);
+        assert!(g.samples.last().unwrap().accel.norm() < 0.5);
+    }
+}

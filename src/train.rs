@@ -1,0 +1,367 @@
+//! Training (feature `train`): linfa fits, motiongate exports.
+//!
+//! The forest is a bagged ensemble of linfa-trees CART trees: each tree sees a class-balanced bootstrap sample
+//! and a random subset of the features (drawn with a seeded SplitMix64, so the same data and seed give the same
+//! bytes). Trees are exported to [`Forest`] node arrays and their leaf probabilities recomputed from the tree's own
+//! bootstrap sample (linfa's leaves carry only a majority class, with HashMap-order ties). The linear model is
+//! linfa-logistic's multinomial regression on standardised features. Inputs are validated before linfa sees them
+//! (its `predict` asserts on shapes); linfa itself never runs on the phone.
+
+use linfa::prelude::*;
+use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+
+use crate::features::{FeatureVector, N_FEATURES};
+use crate::model::{Classifier, Forest, Linear, LEAF, N_CLASSES};
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Not enough labelled windows of some class.
+    #[error("not enough training windows: {0}")]
+    NotEnoughData(String),
+    /// A parameter is out of range.
+    #[error("invalid training parameter: {0}")]
+    InvalidParam(String),
+    /// linfa refused the fit.
+    #[error("linfa: {0}")]
+    Linfa(String),
+}
+
+/// The model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Bagged CART trees.
+    Forest,
+    /// Multinomial logistic regression.
+    Linear,
+}
+
+/// Hyper-parameters, checked once by [`ForestParams::check`] before any fit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ForestParams {
+    /// Number of trees.
+    pub trees: usize,
+    /// Maximum depth.
+    pub max_depth: usize,
+    /// Minimum samples in a leaf.
+    pub min_leaf: f32,
+    /// Bootstrap draws per class for each tree.
+    pub per_class: usize,
+    /// Fraction of the features each tree may split on.
+    pub feature_fraction: f32,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams { trees: 40, max_depth: 12, min_leaf: 4.0, per_class: 2500, feature_fraction: 0.6, seed: 7 }
+    }
+}
+
+impl ForestParams {
+    /// Validates the parameters.
+    pub fn check(&self) -> Result<(), TrainError> {
+        if self.trees == 0 || self.trees > 1000 {
+            return Err(TrainError::InvalidParam(format!("trees = {} (1..=1000)", self.trees)));
+        }
+        if self.max_depth == 0 || self.max_depth > 30 {
+            return Err(TrainError::InvalidParam(format!("max_depth = {} (1..=30)", self.max_depth)));
+        }
+        if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
+            return Err(TrainError::InvalidParam(format!("feature_fraction = {} (0..1]", self.feature_fraction)));
+        }
+        if self.per_class == 0 || !(self.min_leaf >= 1.0) {
+            return Err(TrainError::InvalidParam("per_class and min_leaf must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// SplitMix64: small, seedable, stable across versions.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+fn check_inputs(x: &[FeatureVector], y: &[usize]) -> Result<[usize; N_CLASSES], TrainError> {
+    if x.len() != y.len() {
+        return Err(TrainError::InvalidParam("features and labels differ in length".into()));
+    }
+    let mut counts = [0usize; N_CLASSES];
+    for &c in y {
+        if c >= N_CLASSES {
+            return Err(TrainError::InvalidParam(format!("class index {c} out of range")));
+        }
+        counts[c] += 1;
+    }
+    if x.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(TrainError::InvalidParam("non-finite feature value".into()));
+    }
+    if counts.iter().filter(|&&n| n > 0).count() < 2 {
+        return Err(TrainError::NotEnoughData(format!("class counts {counts:?}")));
+    }
+    Ok(counts)
+}
+
+/// Fits a bagged forest.
+pub fn fit_forest(x: &[FeatureVector], y: &[usize], params: &ForestParams) -> Result<Forest, TrainError> {
+    params.check()?;
+    let counts = check_inputs(x, y)?;
+    let by_class: Vec<Vec<usize>> =
+        (0..N_CLASSES).map(|c| (0..y.len()).filter(|&i| y[i] == c).collect::<Vec<_>>()).collect();
+    let n_feat = ((N_FEATURES as f32 * params.feature_fraction).ceil() as usize).clamp(1, N_FEATURES);
+    let trees: Vec<Result<Forest, TrainError>> = (0..params.trees)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng = SplitMix64::new(params.seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
+            // Feature subset: a seeded partial Fisher-Yates shuffle, then sorted for stable column order.
+            let mut cols: Vec<usize> = (0..N_FEATURES).collect();
+            for i in 0..n_feat {
+                let j = i + rng.below(N_FEATURES - i);
+                cols.swap(i, j);
+            }
+            let mut cols = cols[..n_feat].to_vec();
+            cols.sort_unstable();
+            // Class-balanced bootstrap.
+            let mut rows = Vec::with_capacity(params.per_class * N_CLASSES);
+            for (c, idx) in by_class.iter().enumerate() {
+                if counts[c] == 0 {
+                    continue;
+                }
+                for _ in 0..params.per_class {
+                    rows.push(idx[rng.below(idx.len())]);
+                }
+            }
+            fit_tree(x, y, &rows, &cols, params)
+        })
+        .collect();
+    let mut forest = Forest { roots: vec![], feature: vec![], threshold: vec![], right: vec![], leaf_probs: vec![] };
+    for t in trees {
+        let t = t?;
+        let offset = forest.feature.len() as u32;
+        let leaf_offset = forest.leaf_probs.len() as u32;
+        forest.roots.push(offset);
+        for i in 0..t.feature.len() {
+            forest.feature.push(t.feature[i]);
+            forest.threshold.push(t.threshold[i]);
+            forest.right.push(if t.feature[i] == LEAF { t.right[i] + leaf_offset } else { t.right[i] + offset });
+        }
+        forest.leaf_probs.extend_from_slice(&t.leaf_probs);
+    }
+    Ok(forest)
+}
+
+fn fit_tree(
+    x: &[FeatureVector],
+    y: &[usize],
+    rows: &[usize],
+    cols: &[usize],
+    params: &ForestParams,
+) -> Result<Forest, TrainError> {
+    let mut records = Array2::<f32>::zeros((rows.len(), cols.len()));
+    let mut targets = Array1::<usize>::zeros(rows.len());
+    for (r, &i) in rows.iter().enumerate() {
+        for (c, &j) in cols.iter().enumerate() {
+            records[(r, c)] = x[i][j];
+        }
+        targets[r] = y[i];
+    }
+    let ds = Dataset::new(records, targets);
+    let tree = DecisionTree::params()
+        .split_quality(SplitQuality::Gini)
+        .max_depth(Some(params.max_depth))
+        .min_weight_leaf(params.min_leaf)
+        .min_weight_split(2.0 * params.min_leaf)
+        .fit(&ds)
+        .map_err(|e| TrainError::Linfa(e.to_string()))?;
+    let mut f = Forest { roots: vec![0], feature: vec![], threshold: vec![], right: vec![], leaf_probs: vec![] };
+    export_node(tree.root_node(), cols, &mut f);
+    // Leaf probabilities from the tree's own bootstrap sample.
+    let mut counts = vec![[0.0f32; N_CLASSES]; f.leaf_probs.len()];
+    for &i in rows {
+        let mut n = 0usize;
+        while f.feature[n] != LEAF {
+            n = if x[i][f.feature[n] as usize] <= f.threshold[n] { n + 1 } else { f.right[n] as usize };
+        }
+        counts[f.right[n] as usize][y[i]] += 1.0;
+    }
+    for (p, c) in f.leaf_probs.iter_mut().zip(counts) {
+        let s: f32 = c.iter().sum();
+        *p = if s > 0.0 { c.map(|v| v / s) } else { [1.0 / N_CLASSES as f32; N_CLASSES] };
+    }
+    Ok(f)
+}
+
+fn export_node(node: &TreeNode<f32, usize>, cols: &[usize], f: &mut Forest) -> u32 {
+    let idx = f.feature.len();
+    f.feature.push(LEAF);
+    f.threshold.push(0.0);
+    f.right.push(0);
+    let children = node.children();
+    match (node.is_leaf(), children[0], children[1]) {
+        (false, Some(left), Some(right)) => {
+            let (feat, thr, _) = node.split();
+            f.feature[idx] = cols[feat] as u16;
+            f.threshold[idx] = thr;
+            export_node(left, cols, f);
+            let r = export_node(right, cols, f);
+            f.right[idx] = r;
+        }
+        _ => {
+            f.right[idx] = f.leaf_probs.len() as u32;
+            f.leaf_probs.push([0.0; N_CLASSES]);
+        }
+    }
+    idx as u32
+}
+
+/// Fits a multinomial logistic model on standardised features, with classes balanced by subsampling.
+pub fn fit_linear(x: &[FeatureVector], y: &[usize], per_class: usize, seed: u64) -> Result<Linear, TrainError> {
+    let counts = check_inputs(x, y)?;
+    if counts.contains(&0) {
+        return Err(TrainError::NotEnoughData(format!("the linear model needs every class: {counts:?}")));
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut rows = Vec::new();
+    for c in 0..N_CLASSES {
+        let idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+        for _ in 0..per_class {
+            rows.push(idx[rng.below(idx.len())]);
+        }
+    }
+    let n = rows.len() as f64;
+    let mut mean = vec![0.0f64; N_FEATURES];
+    let mut scale = vec![0.0f64; N_FEATURES];
+    for &i in &rows {
+        for j in 0..N_FEATURES {
+            mean[j] += f64::from(x[i][j]) / n;
+        }
+    }
+    for &i in &rows {
+        for j in 0..N_FEATURES {
+            scale[j] += (f64::from(x[i][j]) - mean[j]).powi(2) / n;
+        }
+    }
+    let scale: Vec<f64> = scale.iter().map(|v| v.sqrt().max(1e-6)).collect();
+    let mut records = Array2::<f64>::zeros((rows.len(), N_FEATURES));
+    let mut targets = Array1::<usize>::zeros(rows.len());
+    for (r, &i) in rows.iter().enumerate() {
+        for j in 0..N_FEATURES {
+            records[(r, j)] = (f64::from(x[i][j]) - mean[j]) / scale[j];
+        }
+        targets[r] = y[i];
+    }
+    let ds = Dataset::new(records, targets);
+    let fitted = linfa_logistic::MultiLogisticRegression::default()
+        .alpha(1e-3)
+        .max_iterations(300)
+        .fit(&ds)
+        .map_err(|e| TrainError::Linfa(e.to_string()))?;
+    let classes = fitted.classes().to_vec();
+    let params = fitted.params();
+    let intercept = fitted.intercept();
+    let mut weights = vec![vec![0.0f32; N_FEATURES]; N_CLASSES];
+    let mut bias = [0.0f32; N_CLASSES];
+    for (k, &c) in classes.iter().enumerate() {
+        for j in 0..N_FEATURES {
+            weights[c][j] = params[(j, k)] as f32;
+        }
+        bias[c] = intercept[k] as f32;
+    }
+    Ok(Linear {
+        mean: mean.iter().map(|&v| v as f32).collect(),
+        scale: scale.iter().map(|&v| v as f32).collect(),
+        weights,
+        bias,
+    })
+}
+
+/// Fits the chosen family.
+pub fn fit(family: Family, x: &[FeatureVector], y: &[usize], params: &ForestParams) -> Result<Classifier, TrainError> {
+    Ok(match family {
+        Family::Forest => Classifier::Forest(fit_forest(x, y, params)?),
+        Family::Linear => Classifier::Linear(fit_linear(x, y, params.per_class, params.seed)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two separable blobs per class on two features (a mechanics test, not training data).
+    fn blobs() -> (Vec<FeatureVector>, Vec<usize>) {
+        let mut rng = SplitMix64::new(1);
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..800 {
+            let c = i % 4;
+            let mut f = [0.0f32; N_FEATURES];
+            for v in f.iter_mut() {
+                *v = (rng.below(1000) as f32) / 1000.0;
+            }
+            f[0] = c as f32 * 2.0 + (rng.below(100) as f32) / 100.0;
+            f[5] = (c % 2) as f32 * 3.0 + (rng.below(100) as f32) / 100.0;
+            x.push(f);
+            y.push(c);
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn forest_learns_and_is_deterministic() {
+        let (x, y) = blobs();
+        let p = ForestParams { trees: 8, per_class: 200, feature_fraction: 1.0, ..Default::default() };
+        let f = fit_forest(&x, &y, &p).unwrap();
+        let correct = x.iter().zip(&y).filter(|(xi, &yi)| {
+            let pr = f.predict(xi);
+            pr.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == yi
+        });
+        assert!(correct.count() > 780);
+        assert_eq!(f, fit_forest(&x, &y, &p).unwrap(), "same data and seed, same forest");
+        let other = fit_forest(&x, &y, &ForestParams { seed: 8, ..p.clone() }).unwrap();
+        assert_ne!(f, other);
+    }
+
+    #[test]
+    fn linear_learns() {
+        let (x, y) = blobs();
+        let l = fit_linear(&x, &y, 200, 3).unwrap();
+        let correct = x.iter().zip(&y).filter(|(xi, &yi)| {
+            let pr = l.predict(xi);
+            pr.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == yi
+        });
+        assert!(correct.count() > 700);
+    }
+
+    #[test]
+    fn bad_params_and_inputs_are_errors() {
+        let (x, y) = blobs();
+        assert!(fit_forest(&x, &y, &ForestParams { trees: 0, ..Default::default() }).is_err());
+        assert!(fit_forest(&x, &y[..10], &ForestParams::default()).is_err());
+        let mut bad = x.clone();
+        bad[3][2] = f32::NAN;
+        assert!(fit_forest(&bad, &y, &ForestParams::default()).is_err());
+        assert!(fit_forest(&x, &vec![9; y.len()], &ForestParams::default()).is_err());
+    }
+}
