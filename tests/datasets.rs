@@ -174,7 +174,10 @@ fn us_transportation_tmd() {
     assert!(close(total, 13.26, 0.05), "{total}");
     assert_eq!(s.gyro, 10_296);
     // The corrupted "r2" line is reported with file and line.
-    assert!(r.warnings.iter().any(|w| w.contains("sensorfile_andrea_Train_1480530298390.csv.gz:1:") && w.contains("r2")));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("sensorfile_andrea_Train_1480530298390.csv.gz:1:") && w.contains("r2")));
 }
 
 #[test]
