@@ -20,14 +20,15 @@ pub const PERIOD_NS: i64 = 20_000_000;
 const HEADER: &str = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label";
 const FIELDS: [&str; 8] = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z", "sequence", "label"];
 
-/// Maps a HAPT label number (`None` for −1 = unlabelled; `Err` for numbers outside −1, 1..=12).
-pub fn map_label(code: i64) -> Result<Option<Label>, ()> {
+/// Maps a HAPT label number: `Some(None)` for −1 (unlabelled), `Some(Some(label))` for 1..=12, `None` for any
+/// other number (not a HAPT label).
+pub fn map_label(code: i64) -> Option<Option<Label>> {
     match code {
-        -1 => Ok(None),
-        1..=3 => Ok(Some(Label::Walking)),
-        4..=6 => Ok(Some(Label::Still)),
-        7..=12 => Ok(Some(Label::Other)),
-        _ => Err(()),
+        -1 => Some(None),
+        1..=3 => Some(Some(Label::Walking)),
+        4..=6 => Some(Some(Label::Still)),
+        7..=12 => Some(Some(Label::Other)),
+        _ => None,
     }
 }
 
@@ -87,12 +88,12 @@ pub fn load_file(path: &Path) -> Result<Trace, ReadError> {
             return Err(ReadError::ColumnCount { file, line: l.no, expected: 8, found: f.len() });
         }
         let mut v = [0f64; 6];
-        for k in 0..6 {
-            v[k] = parse_f64(&file, l.no, FIELDS[k], f[k])?;
+        for (k, x) in v.iter_mut().enumerate() {
+            *x = parse_f64(&file, l.no, FIELDS[k], f[k])?;
         }
         let seq = parse_i64(&file, l.no, "sequence", f[6])?;
         let code = parse_i64(&file, l.no, "label", f[7])?;
-        let label = map_label(code).map_err(|_| ReadError::UnknownLabel {
+        let label = map_label(code).ok_or_else(|| ReadError::UnknownLabel {
             file: file.clone(),
             line: l.no,
             token: f[7].to_string(),
