@@ -78,6 +78,7 @@ fn plain_file_without_meta_uses_defaults() {
     let t = read_trace_csv_from("t,ax,ay,az\n0.5,0,0,9.8\n".as_bytes(), "x.csv").unwrap();
     assert_eq!(t.meta.dataset, "trace");
     assert_eq!(t.meta.source, "x.csv");
+    assert_eq!((t.meta.subject.as_str(), t.meta.session.as_str()), ("x", "x"));
     assert_eq!(t.samples[0].t_ns, 500_000_000);
     assert!(!t.is_labelled());
 }

@@ -183,18 +183,7 @@ pub fn write_trace_csv_with<W: Write>(trace: &Trace, writer: W, opts: &WriteOpti
 
 /// Reads a canonical trace CSV file (`.csv`, or `.csv.gz` decompressed on the fly).
 pub fn read_trace_csv(path: &Path) -> Result<Trace, ReadError> {
-    let r = open(path)?;
-    let mut t = read_trace_csv_from(r, &path.display().to_string())?;
-    if t.meta.subject.is_empty() || t.meta.session.is_empty() {
-        let stem = file_stem(path);
-        if t.meta.subject.is_empty() {
-            t.meta.subject = stem.clone();
-        }
-        if t.meta.session.is_empty() {
-            t.meta.session = stem;
-        }
-    }
-    Ok(t)
+    read_trace_csv_from(open(path)?, &path.display().to_string())
 }
 
 fn file_stem(path: &Path) -> String {
@@ -224,7 +213,8 @@ pub fn has_canonical_header(path: &Path) -> Result<bool, ReadError> {
 }
 
 /// Reads canonical trace CSV from any buffered reader; `name` names the input in errors and in
-/// [`TraceMeta::source`] (unless a `# source:` comment says otherwise).
+/// [`TraceMeta::source`] (unless a `# source:` comment says otherwise). A missing or empty subject or session
+/// becomes the file stem of `name` (so a meta value written empty does not round-trip).
 pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, ReadError> {
     let mut lines = Lines::new(reader, name.to_string());
     let mut meta = TraceMeta {
@@ -354,6 +344,12 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
     }
     if samples.is_empty() {
         return Err(ReadError::Empty { file: name.to_string() });
+    }
+    if meta.subject.is_empty() {
+        meta.subject = file_stem(Path::new(name));
+    }
+    if meta.session.is_empty() {
+        meta.session = file_stem(Path::new(name));
     }
     Ok(Trace { meta, samples, labels })
 }
