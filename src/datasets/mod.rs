@@ -1,1 +1,410 @@
-//! Readers for the real recordings in `../shared/data`. Filled in by the dataset work.
+//! Readers for the real recordings in `../shared/data` (feature `offline`).
+//!
+//! Every reader produces [`Trace`]s in the crate's units (m/s^2 including gravity unless
+//! [`crate::trace::TraceMeta::gravity_removed`], rad/s, nanoseconds) with labels mapped to [`crate::Label`] as the
+//! dataset's README proposes. Each dataset module has `load(dir)` and `load_with_report(dir)`; the report counts
+//! what was dropped or skipped (documented quirks of the real files), so nothing disappears silently.
+//!
+//! [`discover`] turns a path into [`Source`]s and [`load_source`] loads one; [`load_all`] loads every known
+//! dataset folder under a root.
+
+pub mod adeptdata_running;
+pub mod basicmotions;
+pub mod error;
+pub mod hapt_kcc2020;
+pub(crate) mod io;
+pub mod motionsense;
+pub mod paris_metro_sensorlogger;
+pub mod sp_sw_har;
+pub mod us_transportation_tmd;
+pub mod wisdm2019_phone_accel;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use error::ReadError;
+pub use io::parse_decimal_scaled;
+
+use crate::sample::{Label, Sample};
+use crate::trace::{Trace, TraceMeta};
+
+/// Short alias for the HAPT module (the excerpt writer lives there).
+pub use hapt_kcc2020 as hapt;
+
+/// What a loader dropped or skipped, per dataset. Counts, plus up to a few dozen human-readable warnings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Data files read.
+    pub files: usize,
+    /// Traces produced.
+    pub traces: usize,
+    /// Samples produced.
+    pub samples: u64,
+    /// Lines skipped because a token could not be parsed (documented corrupt lines, e.g. TMD's `r2`).
+    pub skipped_lines: u64,
+    /// Samples dropped because their time went backwards.
+    pub dropped_backwards: u64,
+    /// Samples dropped because their time repeated the previous sample's.
+    pub dropped_repeated: u64,
+    /// Whole recordings dropped as duplicates of another (MotionSense subject 1 `sit_13`).
+    pub dropped_duplicate_recordings: usize,
+    /// Files that yielded no trace (e.g. fewer than 2 accelerometer events).
+    pub files_without_trace: usize,
+    /// Details (file, line, what), capped at [`LoadReport::MAX_WARNINGS`].
+    pub warnings: Vec<String>,
+}
+
+impl LoadReport {
+    /// Cap on [`LoadReport::warnings`].
+    pub const MAX_WARNINGS: usize = 50;
+
+    /// Adds another report's counts and warnings.
+    pub fn merge(&mut self, o: LoadReport) {
+        self.files += o.files;
+        self.traces += o.traces;
+        self.samples += o.samples;
+        self.skipped_lines += o.skipped_lines;
+        self.dropped_backwards += o.dropped_backwards;
+        self.dropped_repeated += o.dropped_repeated;
+        self.dropped_duplicate_recordings += o.dropped_duplicate_recordings;
+        self.files_without_trace += o.files_without_trace;
+        for w in o.warnings {
+            self.warn(w);
+        }
+    }
+
+    /// Records a warning (kept while under the cap).
+    pub fn warn(&mut self, w: String) {
+        if self.warnings.len() < Self::MAX_WARNINGS {
+            self.warnings.push(w);
+        }
+    }
+
+    fn count_traces(&mut self, traces: &[Trace]) {
+        self.traces = traces.len();
+        self.samples = traces.iter().map(|t| t.samples.len() as u64).sum();
+    }
+}
+
+/// The dataset folders this crate can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DatasetKind {
+    /// `hapt_kcc2020`: UCI HAPT via the KCC 2020 tutorial package.
+    HaptKcc2020,
+    /// `basicmotions`: UEA BasicMotions (watch, gravity removed).
+    BasicMotions,
+    /// `us_transportation_tmd`: TMD raw Android sensor logs.
+    UsTransportationTmd,
+    /// `sp_sw_har`: smartphone + smartwatch executions.
+    SpSwHar,
+    /// `adeptdata_running`: 25-min outdoor run, hip and ankle.
+    AdeptdataRunning,
+    /// `paris_metro_sensorlogger`: Paris Métro rides.
+    ParisMetroSensorlogger,
+    /// `motionsense`: iPhone in the front pocket.
+    MotionSense,
+    /// `wisdm2019_phone_accel`: WISDM 2019 phone accelerometer.
+    Wisdm2019PhoneAccel,
+}
+
+impl DatasetKind {
+    /// All kinds, in loading order.
+    pub const ALL: [DatasetKind; 8] = [
+        DatasetKind::HaptKcc2020,
+        DatasetKind::BasicMotions,
+        DatasetKind::UsTransportationTmd,
+        DatasetKind::SpSwHar,
+        DatasetKind::AdeptdataRunning,
+        DatasetKind::ParisMetroSensorlogger,
+        DatasetKind::MotionSense,
+        DatasetKind::Wisdm2019PhoneAccel,
+    ];
+
+    /// The folder name in `../shared/data` (also [`TraceMeta::dataset`] of its traces).
+    pub fn folder_name(self) -> &'static str {
+        match self {
+            DatasetKind::HaptKcc2020 => hapt_kcc2020::NAME,
+            DatasetKind::BasicMotions => basicmotions::NAME,
+            DatasetKind::UsTransportationTmd => us_transportation_tmd::NAME,
+            DatasetKind::SpSwHar => sp_sw_har::NAME,
+            DatasetKind::AdeptdataRunning => adeptdata_running::NAME,
+            DatasetKind::ParisMetroSensorlogger => paris_metro_sensorlogger::NAME,
+            DatasetKind::MotionSense => motionsense::NAME,
+            DatasetKind::Wisdm2019PhoneAccel => wisdm2019_phone_accel::NAME,
+        }
+    }
+
+    /// The kind whose folder is called `name`.
+    pub fn from_folder_name(name: &str) -> Option<DatasetKind> {
+        Self::ALL.into_iter().find(|k| k.folder_name() == name)
+    }
+
+    /// Recognises a dataset folder by its characteristic layout (for copies under another name).
+    pub fn detect_layout(dir: &Path) -> Option<DatasetKind> {
+        let has = |p: &str| dir.join(p).exists();
+        if has("user01_rec1.csv.gz") || has("user01_rec1.csv") {
+            Some(DatasetKind::HaptKcc2020)
+        } else if has("BasicMotions_TRAIN.csv") || has("BasicMotions_TEST.csv") {
+            Some(DatasetKind::BasicMotions)
+        } else if has("B_Accelerometer_data") {
+            Some(DatasetKind::MotionSense)
+        } else if has("raw/phone/accel") {
+            Some(DatasetKind::Wisdm2019PhoneAccel)
+        } else if has("acc_running.csv.gz") || has("acc_running.csv") {
+            Some(DatasetKind::AdeptdataRunning)
+        } else if has("DATA/subjects_info.csv") {
+            Some(DatasetKind::SpSwHar)
+        } else if has("raw")
+            && io::sorted_entries(&dir.join("raw"))
+                .is_ok_and(|v| v.iter().any(|p| io::file_name(p).starts_with("sensorfile_")))
+        {
+            Some(DatasetKind::UsTransportationTmd)
+        } else {
+            None
+        }
+    }
+
+    /// Loads the dataset folder `dir` with this kind's reader.
+    pub fn load(self, dir: &Path) -> Result<Vec<Trace>, ReadError> {
+        Ok(self.load_with_report(dir)?.0)
+    }
+
+    /// Loads the dataset folder `dir` and reports what was dropped or skipped.
+    pub fn load_with_report(self, dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadError> {
+        match self {
+            DatasetKind::HaptKcc2020 => hapt_kcc2020::load_with_report(dir),
+            DatasetKind::BasicMotions => basicmotions::load_with_report(dir),
+            DatasetKind::UsTransportationTmd => us_transportation_tmd::load_with_report(dir),
+            DatasetKind::SpSwHar => sp_sw_har::load_with_report(dir),
+            DatasetKind::AdeptdataRunning => adeptdata_running::load_with_report(dir),
+            DatasetKind::ParisMetroSensorlogger => paris_metro_sensorlogger::load_with_report(dir),
+            DatasetKind::MotionSense => motionsense::load_with_report(dir),
+            DatasetKind::Wisdm2019PhoneAccel => wisdm2019_phone_accel::load_with_report(dir),
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.folder_name())
+    }
+}
+
+/// Something [`load_source`] can load.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A known dataset folder.
+    Dataset(DatasetKind, PathBuf),
+    /// A canonical trace CSV file (`.csv` or `.csv.gz`).
+    TraceCsv(PathBuf),
+}
+
+fn is_csv_name(p: &Path) -> bool {
+    let n = io::file_name(p).to_ascii_lowercase();
+    n.ends_with(".csv") || n.ends_with(".csv.gz")
+}
+
+/// Finds what can be loaded at `path`:
+/// - a file is a [`Source::TraceCsv`] when its first non-comment line is a canonical header (otherwise an error
+///   [`ReadError::Header`], since the caller named it explicitly);
+/// - a folder named like a known dataset (e.g. `hapt_kcc2020`), or laid out like one, is a [`Source::Dataset`];
+/// - any other folder is searched recursively (sorted by name) for dataset folders and for `*.csv` / `*.csv.gz`
+///   files with the canonical header (other CSV files are ignored there).
+pub fn discover(path: &Path) -> Result<Vec<Source>, ReadError> {
+    let meta = std::fs::metadata(path).map_err(|source| ReadError::Io { file: path.display().to_string(), source })?;
+    if meta.is_file() {
+        if trace_csv_has_header(path)? {
+            return Ok(vec![Source::TraceCsv(path.to_path_buf())]);
+        }
+        return Err(ReadError::Header {
+            file: path.display().to_string(),
+            line: 1,
+            reason: "not a canonical trace CSV (expected t,ax,ay,az[,gx,gy,gz][,label]) nor a dataset folder".into(),
+        });
+    }
+    let mut out = Vec::new();
+    discover_dir(path, &mut out, 0)?;
+    Ok(out)
+}
+
+fn trace_csv_has_header(path: &Path) -> Result<bool, ReadError> {
+    crate::trace::csv::has_canonical_header(path)
+}
+
+fn discover_dir(dir: &Path, out: &mut Vec<Source>, depth: usize) -> Result<(), ReadError> {
+    if depth > 16 {
+        return Ok(());
+    }
+    let by_name = DatasetKind::from_folder_name(io::file_name(dir));
+    if let Some(kind) = by_name.or_else(|| DatasetKind::detect_layout(dir)) {
+        out.push(Source::Dataset(kind, dir.to_path_buf()));
+        return Ok(());
+    }
+    for p in io::sorted_entries(dir)? {
+        if p.is_dir() {
+            discover_dir(&p, out, depth + 1)?;
+        } else if is_csv_name(&p) && trace_csv_has_header(&p).unwrap_or(false) {
+            out.push(Source::TraceCsv(p));
+        }
+    }
+    Ok(())
+}
+
+/// Loads one source: a dataset folder (all its traces) or a canonical trace CSV (one trace).
+pub fn load_source(source: &Source) -> Result<Vec<Trace>, ReadError> {
+    match source {
+        Source::Dataset(kind, dir) => kind.load(dir),
+        Source::TraceCsv(p) => Ok(vec![crate::trace::csv::read_trace_csv(p)?]),
+    }
+}
+
+/// Loads every known dataset folder directly under `root` (folders missing from `root` are skipped), datasets
+/// and files in parallel; the result is in [`DatasetKind::ALL`] order, then each reader's order.
+pub fn load_all(root: &Path) -> Result<Vec<Trace>, ReadError> {
+    Ok(load_all_with_report(root)?.into_iter().flat_map(|(_, t, _)| t).collect())
+}
+
+/// Like [`load_all`], keeping each dataset's traces and report apart.
+pub fn load_all_with_report(root: &Path) -> Result<Vec<(DatasetKind, Vec<Trace>, LoadReport)>, ReadError> {
+    if !root.is_dir() {
+        return Err(ReadError::Layout { path: root.display().to_string(), reason: "not a folder".into() });
+    }
+    let kinds: Vec<DatasetKind> =
+        DatasetKind::ALL.into_iter().filter(|k| root.join(k.folder_name()).is_dir()).collect();
+    kinds
+        .par_iter()
+        .map(|k| {
+            let (t, r) = k.load_with_report(&root.join(k.folder_name()))?;
+            Ok((*k, t, r))
+        })
+        .collect()
+}
+
+/// Runs `f` over `files` in parallel, keeping the input order, merging reports.
+pub(crate) fn par_files<F>(files: &[PathBuf], f: F) -> Result<(Vec<Trace>, LoadReport), ReadError>
+where
+    F: Fn(&Path, &mut LoadReport) -> Result<Vec<Trace>, ReadError> + Sync,
+{
+    let parts: Vec<Result<(Vec<Trace>, LoadReport), ReadError>> = files
+        .par_iter()
+        .map(|p| {
+            let mut r = LoadReport { files: 1, ..LoadReport::default() };
+            let t = f(p, &mut r)?;
+            if t.is_empty() {
+                r.files_without_trace += 1;
+            }
+            Ok((t, r))
+        })
+        .collect();
+    let mut traces = Vec::new();
+    let mut report = LoadReport::default();
+    for part in parts {
+        let (t, r) = part?;
+        traces.extend(t);
+        report.merge(r);
+    }
+    report.count_traces(&traces);
+    Ok((traces, report))
+}
+
+/// Collects samples and labels, dropping samples whose time does not increase (counted in a report).
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    samples: Vec<Sample>,
+    labels: Vec<Option<Label>>,
+}
+
+/// What [`Builder::push_monotonic`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Kept,
+    Backwards,
+    Repeated,
+}
+
+impl Builder {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Builder { samples: Vec::with_capacity(n), labels: Vec::with_capacity(n) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub(crate) fn first_t(&self) -> Option<i64> {
+        self.samples.first().map(|s| s.t_ns)
+    }
+
+    pub(crate) fn last_t(&self) -> Option<i64> {
+        self.samples.last().map(|s| s.t_ns)
+    }
+
+    /// Validates the values (error with file and line) and appends; time must increase or the sample is dropped
+    /// and counted.
+    pub(crate) fn push_monotonic(
+        &mut self,
+        s: Sample,
+        label: Option<Label>,
+        file: &str,
+        line: u64,
+        report: &mut LoadReport,
+    ) -> Result<Pushed, ReadError> {
+        s.check_values().map_err(|source| ReadError::InvalidSample { file: file.to_string(), line, source })?;
+        if let Some(prev) = self.last_t() {
+            if s.t_ns < prev {
+                report.dropped_backwards += 1;
+                report.warn(format!("{file}:{line}: time goes back {} ns: sample dropped", prev - s.t_ns));
+                return Ok(Pushed::Backwards);
+            }
+            if s.t_ns == prev {
+                report.dropped_repeated += 1;
+                return Ok(Pushed::Repeated);
+            }
+        }
+        self.samples.push(s);
+        self.labels.push(label);
+        Ok(Pushed::Kept)
+    }
+
+    /// Validates and appends; time must strictly increase or it is an error (for synthesised or clean clocks).
+    pub(crate) fn push_strict(
+        &mut self,
+        s: Sample,
+        label: Option<Label>,
+        file: &str,
+        line: u64,
+    ) -> Result<(), ReadError> {
+        s.check_values().map_err(|source| ReadError::InvalidSample { file: file.to_string(), line, source })?;
+        if let Some(prev) = self.last_t() {
+            if s.t_ns < prev {
+                return Err(ReadError::TimeBackwards { file: file.to_string(), line });
+            }
+            if s.t_ns == prev {
+                return Err(ReadError::TimeRepeated { file: file.to_string(), line });
+            }
+        }
+        self.samples.push(s);
+        self.labels.push(label);
+        Ok(())
+    }
+
+    /// Sets the label of samples for which `f(t_ns)` says so.
+    pub(crate) fn relabel(&mut self, f: impl Fn(i64, Option<Label>) -> Option<Label>) {
+        for (s, l) in self.samples.iter().zip(self.labels.iter_mut()) {
+            *l = f(s.t_ns, *l);
+        }
+    }
+
+    pub(crate) fn finish(self, meta: TraceMeta) -> Trace {
+        Trace { meta, samples: self.samples, labels: self.labels }
+    }
+}
+
+/// Standard gravity in f64 (the conversion factor of readers whose source is in g).
+pub const STANDARD_GRAVITY_F64: f64 = 9.806_65;
+
+/// Acceleration in g (parsed as f64) to m/s^2 as f32 (the product is formed in f64, then rounded once).
+pub(crate) fn g_to_ms2(v: f64) -> f32 {
+    (v * STANDARD_GRAVITY_F64) as f32
+}

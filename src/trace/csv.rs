@@ -1,1 +1,390 @@
-//! The canonical trace CSV (reader and writer). Filled in by the dataset work.
+//! The canonical trace CSV: reader and writer.
+//!
+//! ```text
+//! # motiongate trace v1
+//! # dataset: hapt_kcc2020
+//! # subject: user01
+//! # session: rec1
+//! # source: ../shared/data/hapt_kcc2020/user01_rec1.csv.gz
+//! # gravity_removed: false
+//! t,ax,ay,az,gx,gy,gz,label
+//! 0.02,9.0031,-1.103,4.9987,-0.055,-0.0696,-0.0308,still
+//! ```
+//!
+//! - Header `t,ax,ay,az[,gx,gy,gz][,label]` (exactly these names in this order).
+//! - `t`: seconds, strictly increasing. The writer prints the exact integer split `secs.nanos` (trailing zeros
+//!   trimmed), so reading what was written gives back the same nanosecond.
+//! - `ax,ay,az`: m/s^2 including gravity; `gx,gy,gz`: rad/s, all three present or all three empty (no gyroscope
+//!   for that row). Values are written as the shortest text that reads back to the same `f32`.
+//! - `label`: `still, walking, running, transit, other`, or empty (unlabelled row).
+//! - Lines starting with `#` are comments. `# key: value` comments before the header carry [`TraceMeta`] fields
+//!   (`dataset`, `subject`, `session`, `source`, `gravity_removed`); the writer emits them so a round trip keeps
+//!   the metadata. Without them the reader uses dataset `trace` and the file stem as subject and session.
+//!
+//! The reader is strict: any bad token, non-finite or implausible value, time that does not increase, wrong column
+//! count, truncated last line, non-UTF-8 byte or line over [`MAX_LINE_BYTES`] is a typed [`ReadError`] naming file,
+//! line and field.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use crate::sample::{Label, Sample, MAX_ACCEL_MS2, MAX_GYRO_RADS};
+use crate::trace::{Trace, TraceMeta};
+
+pub use crate::datasets::io::MAX_LINE_BYTES;
+use crate::datasets::io::{open, parse_decimal_scaled, parse_err, Lines};
+pub use crate::datasets::ReadError;
+
+/// First line the writer emits (a comment, ignored by readers).
+pub const MAGIC_COMMENT: &str = "# motiongate trace v1";
+
+const BASE_COLS: [&str; 4] = ["t", "ax", "ay", "az"];
+const GYRO_COLS: [&str; 3] = ["gx", "gy", "gz"];
+
+/// Columns of a canonical header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    /// The file has `gx,gy,gz`.
+    pub gyro: bool,
+    /// The file has `label`.
+    pub label: bool,
+}
+
+impl Columns {
+    /// Number of fields per row.
+    pub fn count(self) -> usize {
+        4 + if self.gyro { 3 } else { 0 } + usize::from(self.label)
+    }
+
+    /// The header line (without line end).
+    pub fn header(self) -> String {
+        let mut cols: Vec<&str> = BASE_COLS.to_vec();
+        if self.gyro {
+            cols.extend(GYRO_COLS);
+        }
+        if self.label {
+            cols.push("label");
+        }
+        cols.join(",")
+    }
+}
+
+/// Parses a header line; `None` when it is not a canonical header.
+pub fn parse_header(line: &str) -> Option<Columns> {
+    let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+    if cols.len() < 4 || cols[..4] != BASE_COLS {
+        return None;
+    }
+    let rest = &cols[4..];
+    match rest {
+        [] => Some(Columns { gyro: false, label: false }),
+        ["label"] => Some(Columns { gyro: false, label: true }),
+        ["gx", "gy", "gz"] => Some(Columns { gyro: true, label: false }),
+        ["gx", "gy", "gz", "label"] => Some(Columns { gyro: true, label: true }),
+        _ => None,
+    }
+}
+
+/// Formats nanoseconds as exact decimal seconds (`-1.5`, `0.000000001`, `12`).
+pub fn format_time_ns(t_ns: i64) -> String {
+    let abs = t_ns.unsigned_abs();
+    let secs = abs / 1_000_000_000;
+    let nanos = abs % 1_000_000_000;
+    let sign = if t_ns < 0 { "-" } else { "" };
+    if nanos == 0 {
+        format!("{sign}{secs}")
+    } else {
+        let frac = format!("{nanos:09}");
+        format!("{sign}{secs}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+/// Parses decimal seconds to nanoseconds, exactly for plain decimals (rounded beyond 9 decimals).
+pub fn parse_time_ns(token: &str) -> Option<i64> {
+    parse_decimal_scaled(token, 9)
+}
+
+/// Rounds `x` to `decimals` decimal places (used to write compact files; the file then reads back to exactly the
+/// rounded value).
+pub fn quantize(x: f32, decimals: u8) -> f32 {
+    let p = 10f64.powi(i32::from(decimals));
+    ((f64::from(x) * p).round() / p) as f32
+}
+
+/// Options of [`write_trace_csv_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Round acceleration to this many decimals before writing (`None`: exact shortest `f32` text).
+    pub accel_decimals: Option<u8>,
+    /// Round angular rate to this many decimals before writing (`None`: exact).
+    pub gyro_decimals: Option<u8>,
+    /// Write a `gx,gy,gz` column even when no sample has a gyroscope reading.
+    pub force_gyro_columns: bool,
+}
+
+/// Writes `trace` as canonical CSV with exact values. See [`write_trace_csv_with`].
+pub fn write_trace_csv<W: Write>(trace: &Trace, writer: W) -> std::io::Result<()> {
+    write_trace_csv_with(trace, writer, &WriteOptions::default())
+}
+
+fn meta_value(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+/// Writes `trace` as canonical CSV: the meta comments, the header (gyro columns when any sample has a gyroscope
+/// reading, label column when the trace is labelled), then one row per sample.
+///
+/// Meta values are written on one line each (line ends inside a value become spaces).
+pub fn write_trace_csv_with<W: Write>(trace: &Trace, writer: W, opts: &WriteOptions) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(writer);
+    let m = &trace.meta;
+    writeln!(w, "{MAGIC_COMMENT}")?;
+    writeln!(w, "# dataset: {}", meta_value(&m.dataset))?;
+    writeln!(w, "# subject: {}", meta_value(&m.subject))?;
+    writeln!(w, "# session: {}", meta_value(&m.session))?;
+    writeln!(w, "# source: {}", meta_value(&m.source))?;
+    writeln!(w, "# gravity_removed: {}", m.gravity_removed)?;
+    let cols = Columns {
+        gyro: opts.force_gyro_columns || trace.samples.iter().any(|s| s.gyro.is_some()),
+        label: trace.is_labelled(),
+    };
+    writeln!(w, "{}", cols.header())?;
+    let qa = |x: f32| opts.accel_decimals.map_or(x, |d| quantize(x, d));
+    let qg = |x: f32| opts.gyro_decimals.map_or(x, |d| quantize(x, d));
+    let mut line = String::with_capacity(128);
+    for (i, s) in trace.samples.iter().enumerate() {
+        use std::fmt::Write as _;
+        line.clear();
+        line.push_str(&format_time_ns(s.t_ns));
+        for v in s.accel.iter() {
+            let _ = write!(line, ",{}", qa(*v));
+        }
+        if cols.gyro {
+            match &s.gyro {
+                Some(g) => {
+                    for v in g.iter() {
+                        let _ = write!(line, ",{}", qg(*v));
+                    }
+                }
+                None => line.push_str(",,,"),
+            }
+        }
+        if cols.label {
+            line.push(',');
+            if let Some(Some(l)) = trace.labels.get(i) {
+                line.push_str(l.name());
+            }
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.flush()
+}
+
+/// Reads a canonical trace CSV file (`.csv`, or `.csv.gz` decompressed on the fly).
+pub fn read_trace_csv(path: &Path) -> Result<Trace, ReadError> {
+    read_trace_csv_from(open(path)?, &path.display().to_string())
+}
+
+fn file_stem(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("trace");
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    name.strip_suffix(".csv").unwrap_or(name).to_string()
+}
+
+/// True when the first line that is not a comment is a canonical header (cheap sniffing for discovery; reads at
+/// most a few lines).
+pub fn has_canonical_header(path: &Path) -> Result<bool, ReadError> {
+    let mut lines = Lines::new(open(path)?, path.display().to_string());
+    for _ in 0..64 {
+        match lines.next_line() {
+            Ok(Some(l)) => {
+                if l.text.starts_with('#') || l.text.trim().is_empty() {
+                    continue;
+                }
+                return Ok(parse_header(l.text).is_some());
+            }
+            Ok(None) => return Ok(false),
+            Err(ReadError::NotUtf8 { .. }) | Err(ReadError::LineTooLong { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Reads canonical trace CSV from any buffered reader; `name` names the input in errors and in
+/// [`TraceMeta::source`] (unless a `# source:` comment says otherwise). A missing or empty subject or session
+/// becomes the file stem of `name` (so a meta value written empty does not round-trip).
+pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, ReadError> {
+    let mut lines = Lines::new(reader, name.to_string());
+    let mut meta = TraceMeta {
+        dataset: "trace".to_string(),
+        subject: String::new(),
+        session: String::new(),
+        source: name.to_string(),
+        gravity_removed: false,
+    };
+    // Header (meta comments before it).
+    let cols = loop {
+        let Some(l) = lines.next_line()? else {
+            return Err(ReadError::Empty { file: name.to_string() });
+        };
+        let text = l.text;
+        if let Some(c) = text.strip_prefix('#') {
+            if let Some((k, v)) = c.split_once(':') {
+                let v = v.trim();
+                match k.trim() {
+                    "dataset" => meta.dataset = v.to_string(),
+                    "subject" => meta.subject = v.to_string(),
+                    "session" => meta.session = v.to_string(),
+                    "source" => meta.source = v.to_string(),
+                    "gravity_removed" => {
+                        meta.gravity_removed = match v {
+                            "true" => true,
+                            "false" => false,
+                            _ => return Err(parse_err(name, l.no, "gravity_removed", v, "as true or false")),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if text.trim().is_empty() {
+            continue;
+        }
+        match parse_header(text) {
+            Some(c) => break c,
+            None => {
+                return Err(ReadError::Header {
+                    file: name.to_string(),
+                    line: l.no,
+                    reason: format!(
+                        "expected t,ax,ay,az[,gx,gy,gz][,label], found \"{}\"",
+                        crate::datasets::error::cut_token(text)
+                    ),
+                })
+            }
+        }
+    };
+    let expected = cols.count();
+    let mut samples = Vec::new();
+    let mut labels = Vec::new();
+    let mut last_t: Option<i64> = None;
+    while let Some(l) = lines.next_line()? {
+        let (no, text) = (l.no, l.text);
+        if text.starts_with('#') || text.trim().is_empty() {
+            continue;
+        }
+        let mut fields: [&str; 8] = [""; 8];
+        let mut nf = 0usize;
+        for (i, part) in text.split(',').enumerate() {
+            if let Some(slot) = fields.get_mut(i) {
+                *slot = part;
+            }
+            nf += 1;
+        }
+        if nf != expected {
+            if !l.terminated {
+                return Err(ReadError::Truncated {
+                    file: name.to_string(),
+                    line: no,
+                    reason: format!("last line has {nf} of {expected} fields and no line end"),
+                });
+            }
+            return Err(ReadError::ColumnCount { file: name.to_string(), line: no, expected, found: nf });
+        }
+        let t_tok = fields[0].trim();
+        let t_ns = parse_time_ns(t_tok).ok_or_else(|| parse_err(name, no, "t", t_tok, "as seconds"))?;
+        if let Some(prev) = last_t {
+            if t_ns < prev {
+                return Err(ReadError::TimeBackwards { file: name.to_string(), line: no });
+            }
+            if t_ns == prev {
+                return Err(ReadError::TimeRepeated { file: name.to_string(), line: no });
+            }
+        }
+        last_t = Some(t_ns);
+        let mut accel = [0f32; 3];
+        for (k, a) in accel.iter_mut().enumerate() {
+            *a = parse_value(name, no, BASE_COLS[k + 1], fields[k + 1], MAX_ACCEL_MS2)?;
+        }
+        let mut gyro = None;
+        if cols.gyro {
+            let g_tok = &fields[4..7];
+            let empty = g_tok.iter().filter(|t| t.trim().is_empty()).count();
+            if empty == 0 {
+                let mut g = [0f32; 3];
+                for (k, v) in g.iter_mut().enumerate() {
+                    *v = parse_value(name, no, GYRO_COLS[k], g_tok[k], MAX_GYRO_RADS)?;
+                }
+                gyro = Some(g);
+            } else if empty != 3 {
+                let k = g_tok.iter().position(|t| t.trim().is_empty()).unwrap_or(0);
+                return Err(parse_err(name, no, GYRO_COLS[k], g_tok[k], "(gx,gy,gz must be all present or all empty)"));
+            }
+        }
+        if cols.label {
+            let tok = fields[expected - 1].trim();
+            let label = if tok.is_empty() {
+                None
+            } else {
+                Some(Label::parse(tok).ok_or_else(|| ReadError::UnknownLabel {
+                    file: name.to_string(),
+                    line: no,
+                    token: crate::datasets::error::cut_token(tok),
+                })?)
+            };
+            labels.push(label);
+        }
+        samples.push(match gyro {
+            Some(g) => Sample::with_gyro(t_ns, accel, g),
+            None => Sample::accel(t_ns, accel[0], accel[1], accel[2]),
+        });
+    }
+    if samples.is_empty() {
+        return Err(ReadError::Empty { file: name.to_string() });
+    }
+    if meta.subject.is_empty() {
+        meta.subject = file_stem(Path::new(name));
+    }
+    if meta.session.is_empty() {
+        meta.session = file_stem(Path::new(name));
+    }
+    Ok(Trace { meta, samples, labels })
+}
+
+fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Result<f32, ReadError> {
+    let t = token.trim();
+    let v: f32 = t.parse().map_err(|_| parse_err(file, line, field, token, "as a number"))?;
+    if !v.is_finite() {
+        return Err(parse_err(file, line, field, token, "as a finite number"));
+    }
+    if v.abs() > max {
+        let unit = if max == MAX_GYRO_RADS { "rad/s" } else { "m/s^2" };
+        return Err(parse_err(file, line, field, token, &format!("as a plausible value (|x| > {max} {unit})")));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_text_round_trips() {
+        for t in [0i64, 1, -1, 20_000_000, 1_540_490_250_010_000_000, i64::MAX, i64::MIN + 1, -999_999_999] {
+            assert_eq!(parse_time_ns(&format_time_ns(t)), Some(t), "{t}");
+        }
+        assert_eq!(format_time_ns(1_500_000_000), "1.5");
+        assert_eq!(format_time_ns(-20_000_000), "-0.02");
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(parse_header("t,ax,ay,az"), Some(Columns { gyro: false, label: false }));
+        assert_eq!(parse_header("t,ax,ay,az,gx,gy,gz,label"), Some(Columns { gyro: true, label: true }));
+        assert_eq!(parse_header("t,ax,ay,az,gx"), None);
+        assert_eq!(parse_header("time,x,y,z"), None);
+    }
+}

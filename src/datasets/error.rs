@@ -1,0 +1,187 @@
+//! The one typed error of every offline reader (canonical trace CSV and dataset readers).
+//!
+//! Offline readers name the file, the 1-based line, the field and the offending token, so a message such as
+//! `data/x.csv:17: field 'ay': cannot parse "1.2.3" as a number` says exactly what to fix. (This is the offline
+//! path: recorded files, not live samples, so echoing a token is fine here.)
+
+use crate::sample::SampleError;
+
+/// Why a recorded file or dataset folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file or folder could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// File or folder path.
+        file: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file holds no data rows (empty, comments only, or a header without rows).
+    #[error("{file}: no data rows")]
+    Empty {
+        /// File path.
+        file: String,
+    },
+    /// The header line is missing or not the expected one.
+    #[error("{file}:{line}: bad header: {reason}")]
+    Header {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A field could not be parsed or holds an impossible value.
+    #[error("{file}:{line}: field '{field}': cannot parse \"{token}\" {reason}")]
+    Parse {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// Column name (or position when the format has no header).
+        field: String,
+        /// The offending text (cut to 64 characters).
+        token: String,
+        /// Why it was refused, e.g. `as a number`.
+        reason: String,
+    },
+    /// A row has the wrong number of fields.
+    #[error("{file}:{line}: expected {expected} fields, found {found}")]
+    ColumnCount {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// Fields the header (or format) asks for.
+        expected: usize,
+        /// Fields found.
+        found: usize,
+    },
+    /// The file ends in the middle of a row or of its gzip stream.
+    #[error("{file}:{line}: truncated: {reason}")]
+    Truncated {
+        /// File path.
+        file: String,
+        /// 1-based line number where the data stops.
+        line: u64,
+        /// What was cut (last line, gzip stream).
+        reason: String,
+    },
+    /// A line is not valid UTF-8.
+    #[error("{file}:{line}: not valid UTF-8")]
+    NotUtf8 {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A line is longer than the reader accepts (it stops before allocating more).
+    #[error("{file}:{line}: line longer than {limit} bytes")]
+    LineTooLong {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The time of a row is earlier than the previous row's.
+    #[error("{file}:{line}: time goes backwards")]
+    TimeBackwards {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// The time of a row equals the previous row's.
+    #[error("{file}:{line}: time repeats the previous row's")]
+    TimeRepeated {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A row parsed but the sample is not plausible (NaN, beyond the sensor range).
+    #[error("{file}:{line}: invalid sample: {source}")]
+    InvalidSample {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// What [`crate::sample::Sample::check_values`] refused.
+        #[source]
+        source: SampleError,
+    },
+    /// A label that is not in the label set of the format.
+    #[error("{file}:{line}: unknown label \"{token}\"")]
+    UnknownLabel {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// The label text (cut to 64 characters).
+        token: String,
+    },
+    /// A dataset folder lacks the files or layout its reader expects.
+    #[error("{path}: {reason}")]
+    Layout {
+        /// Folder or file path.
+        path: String,
+        /// What is missing or unexpected.
+        reason: String,
+    },
+}
+
+impl ReadError {
+    /// The file (or folder) the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            ReadError::Io { file, .. }
+            | ReadError::Empty { file }
+            | ReadError::Header { file, .. }
+            | ReadError::Parse { file, .. }
+            | ReadError::ColumnCount { file, .. }
+            | ReadError::Truncated { file, .. }
+            | ReadError::NotUtf8 { file, .. }
+            | ReadError::LineTooLong { file, .. }
+            | ReadError::TimeBackwards { file, .. }
+            | ReadError::TimeRepeated { file, .. }
+            | ReadError::InvalidSample { file, .. }
+            | ReadError::UnknownLabel { file, .. } => file,
+            ReadError::Layout { path, .. } => path,
+        }
+    }
+
+    /// The 1-based line the error is about, when it is about one line.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            ReadError::Header { line, .. }
+            | ReadError::Parse { line, .. }
+            | ReadError::ColumnCount { line, .. }
+            | ReadError::Truncated { line, .. }
+            | ReadError::NotUtf8 { line, .. }
+            | ReadError::LineTooLong { line, .. }
+            | ReadError::TimeBackwards { line, .. }
+            | ReadError::TimeRepeated { line, .. }
+            | ReadError::InvalidSample { line, .. }
+            | ReadError::UnknownLabel { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
+/// Cuts a token for an error message (at most 64 characters, on a char boundary).
+pub(crate) fn cut_token(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}

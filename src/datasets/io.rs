@@ -1,0 +1,253 @@
+//! Shared low-level reading: plain or gzip files, bounded line reading, exact number parsing.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+use super::error::{cut_token, ReadError};
+
+/// Longest line any reader accepts, in bytes (without the line end). Longer lines are an error, found before
+/// more memory is allocated.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// A boxed buffered reader over a plain or decompressed file.
+pub(crate) type DynRead = Box<dyn BufRead + Send>;
+
+/// Opens `path`; names ending in `.gz` are decompressed on the fly.
+pub(crate) fn open(path: &Path) -> Result<DynRead, ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Io { file: path.display().to_string(), source })?;
+    let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(BufReader::new(file))))
+    } else {
+        Box::new(BufReader::with_capacity(256 * 1024, file))
+    })
+}
+
+/// Opens `path` as a [`Lines`] reader named after the path.
+pub(crate) fn open_lines(path: &Path) -> Result<Lines<DynRead>, ReadError> {
+    Ok(Lines::new(open(path)?, path.display().to_string()))
+}
+
+/// Reads lines one at a time into one reused buffer, with a length limit, UTF-8 check and 1-based numbering.
+pub(crate) struct Lines<R> {
+    inner: R,
+    file: String,
+    line: u64,
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+/// One line as returned by [`Lines::next_line`].
+pub(crate) struct Line<'a> {
+    /// 1-based line number.
+    pub no: u64,
+    /// The text without its line end (`\n` or `\r\n`).
+    pub text: &'a str,
+    /// False when the file ended without a line end after this line.
+    pub terminated: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Wraps a reader; `file` names it in errors.
+    pub(crate) fn new(inner: R, file: String) -> Self {
+        Lines { inner, file, line: 0, buf: Vec::with_capacity(256), limit: MAX_LINE_BYTES }
+    }
+
+    /// Uses another line length limit (tests).
+    #[allow(dead_code)]
+    pub(crate) fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// The name used in errors.
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The next line, or `None` at the end of the input.
+    pub(crate) fn next_line(&mut self) -> Result<Option<Line<'_>>, ReadError> {
+        self.buf.clear();
+        let no = self.line + 1;
+        let mut terminated = false;
+        let mut any = false;
+        loop {
+            let avail = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    return Err(ReadError::Truncated {
+                        file: self.file.clone(),
+                        line: no,
+                        reason: format!("compressed stream ends early ({e})"),
+                    })
+                }
+                Err(source) => return Err(ReadError::Io { file: self.file.clone(), source }),
+            };
+            if avail.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, consume, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, i + 1, true),
+                None => (avail.len(), avail.len(), false),
+            };
+            if self.buf.len() + take > self.limit {
+                return Err(ReadError::LineTooLong { file: self.file.clone(), line: no, limit: self.limit });
+            }
+            self.buf.extend_from_slice(&avail[..take]);
+            self.inner.consume(consume);
+            if done {
+                terminated = true;
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        self.line = no;
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        let mut bytes = &self.buf[..];
+        if no == 1 && bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes = &bytes[3..];
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 { file: self.file.clone(), line: no })?;
+        Ok(Some(Line { no, text, terminated }))
+    }
+}
+
+/// A parse error for `token` in `field`.
+pub(crate) fn parse_err(file: &str, line: u64, field: &str, token: &str, reason: &str) -> ReadError {
+    ReadError::Parse {
+        file: file.to_string(),
+        line,
+        field: field.to_string(),
+        token: cut_token(token),
+        reason: reason.to_string(),
+    }
+}
+
+/// Parses a finite float.
+pub(crate) fn parse_f64(file: &str, line: u64, field: &str, token: &str) -> Result<f64, ReadError> {
+    let t = token.trim();
+    let v: f64 = t.parse().map_err(|_| parse_err(file, line, field, token, "as a number"))?;
+    if !v.is_finite() {
+        return Err(parse_err(file, line, field, token, "as a finite number"));
+    }
+    Ok(v)
+}
+
+/// Parses an integer.
+pub(crate) fn parse_i64(file: &str, line: u64, field: &str, token: &str) -> Result<i64, ReadError> {
+    token.trim().parse().map_err(|_| parse_err(file, line, field, token, "as an integer"))
+}
+
+/// Converts a decimal number to an integer count of `10^-exp10` units, exactly for plain decimals
+/// (`-12.3456789`), rounding half away from zero beyond `exp10` digits; exponent forms go through `f64`.
+/// `None` for anything that is not a finite number in range.
+pub fn parse_decimal_scaled(token: &str, exp10: u32) -> Option<i64> {
+    let t = token.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.bytes().any(|b| b == b'e' || b == b'E') {
+        let v: f64 = t.parse().ok()?;
+        let scaled = v * 10f64.powi(exp10 as i32);
+        if !scaled.is_finite() || scaled.abs() > 9.0e18 {
+            return None;
+        }
+        return Some(scaled.round() as i64);
+    }
+    let (neg, body) = match t.as_bytes()[0] {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int_part, frac_part) = match body.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (body, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in int_part.bytes() {
+        v = v.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+        if v > i128::from(i64::MAX) {
+            return None;
+        }
+    }
+    let fb = frac_part.as_bytes();
+    for i in 0..exp10 as usize {
+        let d = fb.get(i).map_or(0, |b| i128::from(b - b'0'));
+        v = v.checked_mul(10)?.checked_add(d)?;
+    }
+    if let Some(&next) = fb.get(exp10 as usize) {
+        if next >= b'5' {
+            v += 1;
+        }
+    }
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+/// Lists the entries of a folder, sorted by name.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<std::path::PathBuf>, ReadError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| ReadError::Io { file: dir.display().to_string(), source })?;
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(|source| ReadError::Io { file: dir.display().to_string(), source })?;
+        out.push(e.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The file name of `p` as text (empty when it has none or it is not UTF-8).
+pub(crate) fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_scaling_is_exact() {
+        assert_eq!(parse_decimal_scaled("1540490250.01", 9), Some(1_540_490_250_010_000_000));
+        assert_eq!(parse_decimal_scaled("-0.000000001", 9), Some(-1));
+        assert_eq!(parse_decimal_scaled("12", 6), Some(12_000_000));
+        assert_eq!(parse_decimal_scaled(".5", 1), Some(5));
+        assert_eq!(parse_decimal_scaled("0.00000000049", 9), Some(0));
+        assert_eq!(parse_decimal_scaled("0.0000000005", 9), Some(1));
+        assert_eq!(parse_decimal_scaled("1e3", 0), Some(1000));
+        assert_eq!(parse_decimal_scaled("1.2.3", 9), None);
+        assert_eq!(parse_decimal_scaled("-", 9), None);
+        assert_eq!(parse_decimal_scaled("r2", 9), None);
+        assert_eq!(parse_decimal_scaled("99999999999999999999", 0), None);
+    }
+
+    #[test]
+    fn lines_are_bounded_and_numbered() {
+        let data = b"a\r\nbb\nccc".as_slice();
+        let mut l = Lines::new(data, "x".into());
+        let a = l.next_line().unwrap().unwrap();
+        assert_eq!((a.no, a.text, a.terminated), (1, "a", true));
+        let b = l.next_line().unwrap().unwrap();
+        assert_eq!((b.no, b.text), (2, "bb"));
+        let c = l.next_line().unwrap().unwrap();
+        assert_eq!((c.no, c.text, c.terminated), (3, "ccc", false));
+        assert!(l.next_line().unwrap().is_none());
+        let long = vec![b'x'; 100];
+        let mut l = Lines::new(long.as_slice(), "y".into()).with_limit(10);
+        assert!(matches!(l.next_line(), Err(ReadError::LineTooLong { line: 1, .. })));
+    }
+}

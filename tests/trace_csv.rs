@@ -1,0 +1,258 @@
+//! The canonical trace CSV: round trips and every bad input giving its typed error (feature `offline`).
+#![cfg(feature = "offline")]
+
+mod common;
+
+use std::io::Write;
+
+use motiongate::trace::csv::{read_trace_csv, read_trace_csv_from, write_trace_csv, ReadError};
+use motiongate::trace::{Trace, TraceMeta};
+use motiongate::{Label, Sample};
+use proptest::prelude::*;
+
+fn meta() -> TraceMeta {
+    TraceMeta {
+        dataset: "hapt_kcc2020".into(),
+        subject: "user01".into(),
+        session: "rec1".into(),
+        source: "somewhere/user01_rec1.csv.gz".into(),
+        gravity_removed: true,
+    }
+}
+
+fn sample_trace() -> Trace {
+    let samples = vec![
+        Sample::with_gyro(1_000_000_001, [0.1, -9.80665, 3.0e-7], [0.5, -0.25, 1e-3]),
+        Sample::accel(1_020_000_000, 1.0, 2.0, 3.0),
+        Sample::with_gyro(1_040_000_000, [-150.0, 150.0, 0.0], [39.0, -39.0, 0.0]),
+    ];
+    Trace { meta: meta(), samples, labels: vec![Some(Label::Walking), None, Some(Label::Other)] }
+}
+
+fn round_trip(t: &Trace) -> Trace {
+    let mut buf = Vec::new();
+    write_trace_csv(t, &mut buf).unwrap();
+    read_trace_csv_from(buf.as_slice(), "mem.csv").unwrap()
+}
+
+fn assert_same(a: &Trace, b: &Trace) {
+    assert_eq!(a.meta, b.meta);
+    assert_eq!(a.samples, b.samples);
+    assert_eq!(a.labels, b.labels);
+}
+
+#[test]
+fn round_trip_keeps_samples_labels_and_meta() {
+    let t = sample_trace();
+    assert_same(&t, &round_trip(&t));
+    // Unlabelled, accel only.
+    let mut u = sample_trace();
+    u.labels.clear();
+    u.samples.iter_mut().for_each(|s| s.gyro = None);
+    u.samples[0].t_ns = -5;
+    assert_same(&u, &round_trip(&u));
+}
+
+#[test]
+fn round_trip_through_files_and_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = sample_trace();
+    let plain = dir.path().join("t.csv");
+    write_trace_csv(&t, std::fs::File::create(&plain).unwrap()).unwrap();
+    assert_same(&t, &read_trace_csv(&plain).unwrap());
+    let gz = dir.path().join("t.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    write_trace_csv(&t, &mut enc).unwrap();
+    enc.finish().unwrap();
+    assert_same(&t, &read_trace_csv(&gz).unwrap());
+    // A truncated gzip stream is a typed error.
+    let bytes = std::fs::read(&gz).unwrap();
+    let cut = dir.path().join("cut.csv.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = read_trace_csv(&cut).unwrap_err();
+    assert!(matches!(e, ReadError::Truncated { .. }), "{e}");
+}
+
+#[test]
+fn plain_file_without_meta_uses_defaults() {
+    let t = read_trace_csv_from("t,ax,ay,az\n0.5,0,0,9.8\n".as_bytes(), "x.csv").unwrap();
+    assert_eq!(t.meta.dataset, "trace");
+    assert_eq!(t.meta.source, "x.csv");
+    assert_eq!((t.meta.subject.as_str(), t.meta.session.as_str()), ("x", "x"));
+    assert_eq!(t.samples[0].t_ns, 500_000_000);
+    assert!(!t.is_labelled());
+}
+
+fn err(text: &[u8]) -> ReadError {
+    read_trace_csv_from(text, "data/x.csv").unwrap_err()
+}
+
+fn assert_parse(e: ReadError, want_line: u64, want_field: &str, want_token: &str) {
+    match &e {
+        ReadError::Parse { file, line, field, token, .. } => {
+            assert_eq!(
+                (file.as_str(), *line, field.as_str(), token.as_str()),
+                ("data/x.csv", want_line, want_field, want_token),
+                "{e}"
+            );
+        }
+        other => panic!("expected Parse, got {other:?}"),
+    }
+}
+
+const H: &str = "t,ax,ay,az,gx,gy,gz,label\n";
+
+#[test]
+fn message_names_file_line_field_and_token() {
+    let e = err(format!("{H}0,1,1.2.3,1,,,,\n").as_bytes());
+    assert_eq!(e.to_string(), "data/x.csv:2: field 'ay': cannot parse \"1.2.3\" as a number");
+}
+
+#[test]
+fn nan_and_inf() {
+    assert_parse(err(format!("{H}0,1,2,3,,,,\n1,NaN,2,3,,,,\n").as_bytes()), 3, "ax", "NaN");
+    assert_parse(err(format!("{H}0,1,2,inf,,,,\n").as_bytes()), 2, "az", "inf");
+    assert_parse(err(format!("{H}0,1,2,3,0,-inf,0,\n").as_bytes()), 2, "gy", "-inf");
+}
+
+#[test]
+fn absurd_magnitude() {
+    assert_parse(err(format!("{H}0,1,1e6,3,,,,\n").as_bytes()), 2, "ay", "1e6");
+    assert_parse(err(format!("{H}0,1,2,3,0,0,1000,\n").as_bytes()), 2, "gz", "1000");
+}
+
+#[test]
+fn time_backwards_and_repeated() {
+    let e = err(format!("# c\n{H}1,0,0,9.8,,,,\n2,0,0,9.8,,,,\n1.5,0,0,9.8,,,,\n").as_bytes());
+    assert!(matches!(&e, ReadError::TimeBackwards { line: 5, file } if file == "data/x.csv"), "{e:?}");
+    let e = err(format!("{H}1,0,0,9.8,,,,\n1.000000000,0,0,9.8,,,,\n").as_bytes());
+    assert!(matches!(e, ReadError::TimeRepeated { line: 3, .. }), "{e:?}");
+    assert_parse(err(format!("{H}abc,0,0,9.8,,,,\n").as_bytes()), 2, "t", "abc");
+}
+
+#[test]
+fn empty_and_header_only() {
+    assert!(matches!(err(b""), ReadError::Empty { .. }));
+    assert!(matches!(err(b"# only a comment\n"), ReadError::Empty { .. }));
+    assert!(matches!(err(H.as_bytes()), ReadError::Empty { .. }));
+    assert!(matches!(err(b"# dataset: x\nt,ax,ay,az\n\n"), ReadError::Empty { .. }));
+    let e = err(b"time,x,y,z\n1,2,3,4\n");
+    assert!(matches!(e, ReadError::Header { line: 1, .. }), "{e:?}");
+}
+
+#[test]
+fn truncated_last_line_and_wrong_column_count() {
+    let e = err(format!("{H}0,0,0,9.8,,,,walking\n0.02,0,0,9").as_bytes());
+    assert!(matches!(e, ReadError::Truncated { line: 3, .. }), "{e:?}");
+    // A complete last line without a line end is fine.
+    let t = read_trace_csv_from(format!("{H}0,0,0,9.8,,,,walking").as_bytes(), "x").unwrap();
+    assert_eq!(t.labels, vec![Some(Label::Walking)]);
+    let e = err(format!("{H}0,0,0,9.8,,,,walking\n0.02,0,0\n0.04,0,0,9.8,,,,\n").as_bytes());
+    assert!(matches!(e, ReadError::ColumnCount { line: 3, expected: 8, found: 3, .. }), "{e:?}");
+    let e = err(b"t,ax,ay,az\n0,0,0,9.8,1\n");
+    assert!(matches!(e, ReadError::ColumnCount { line: 2, expected: 4, found: 5, .. }), "{e:?}");
+}
+
+#[test]
+fn partial_gyro_is_refused() {
+    assert_parse(err(format!("{H}0,0,0,9.8,0.1,,0.2,\n").as_bytes()), 2, "gy", "");
+}
+
+#[test]
+fn non_utf8() {
+    let mut v = format!("{H}0,0,0,9.8,,,,\n").into_bytes();
+    v.extend_from_slice(b"0.02,0,0,9.8,,,,walk\xFFing\n");
+    assert!(matches!(err(&v), ReadError::NotUtf8 { line: 3, .. }));
+}
+
+#[test]
+fn unknown_label() {
+    let e = err(format!("{H}0,0,0,9.8,,,,jogging\n").as_bytes());
+    assert!(matches!(&e, ReadError::UnknownLabel { line: 2, token, .. } if token == "jogging"), "{e:?}");
+    let e = err(format!("{H}0,0,0,9.8,,,,Walking\n").as_bytes());
+    assert!(matches!(e, ReadError::UnknownLabel { line: 2, .. }));
+}
+
+#[test]
+fn one_mebibyte_line_is_refused_without_reading_it_all() {
+    let mut v = format!("{H}0,0,0,9.8,,,,\n").into_bytes();
+    v.extend(std::iter::repeat_n(b'1', 1 << 20));
+    v.push(b'\n');
+    let e = err(&v);
+    assert!(matches!(e, ReadError::LineTooLong { line: 3, limit: 65_536, .. }), "{e:?}");
+}
+
+#[test]
+fn bad_meta_value() {
+    let e = err(b"# gravity_removed: maybe\nt,ax,ay,az\n0,0,0,9.8\n");
+    assert_parse(e, 1, "gravity_removed", "maybe");
+}
+
+#[test]
+fn readme_excerpt_reads_back() {
+    let p = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv"));
+    let t = read_trace_csv(p).unwrap();
+    assert_eq!(t.samples.len(), motiongate::datasets::hapt::EXCERPT_ROWS);
+    assert_eq!(t.meta.dataset, "hapt_kcc2020");
+    assert_eq!(t.samples[0].t_ns, motiongate::datasets::hapt::EXCERPT_FIRST_ROW as i64 * 20_000_000);
+    assert!(std::fs::metadata(p).unwrap().len() < 700_000);
+    // Same as regenerating it from the dataset, when the data is here.
+    if let Some(root) = common::shared_data_dir() {
+        let mut buf = Vec::new();
+        let ex = motiongate::datasets::hapt::write_excerpt(&root.join("hapt_kcc2020"), &mut buf).unwrap();
+        assert_same(&ex, &t);
+        assert_eq!(buf, std::fs::read(p).unwrap());
+    }
+}
+
+/// Regenerates `data/hapt_user01_rec1_excerpt.csv` from `../shared/data` (run with `--ignored`).
+#[test]
+#[ignore]
+fn regenerate_readme_excerpt() {
+    let Some(root) = common::shared_data_dir() else { return };
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv");
+    let mut f = std::fs::File::create(p).unwrap();
+    motiongate::datasets::hapt::write_excerpt(&root.join("hapt_kcc2020"), &mut f).unwrap();
+    f.flush().unwrap();
+}
+
+fn label_strategy() -> impl Strategy<Value = Option<Label>> {
+    prop_oneof![Just(None), proptest::sample::select(Label::ALL.to_vec()).prop_map(Some)]
+}
+
+fn finite(max: f32) -> impl Strategy<Value = f32> {
+    prop_oneof![-max..=max, Just(0.0f32), Just(-0.0f32), Just(f32::MIN_POSITIVE), Just(max), Just(-max)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn prop_round_trip(
+        t0 in -4_000_000_000_000_000_000i64..4_000_000_000_000_000_000i64,
+        rows in proptest::collection::vec(
+            (1i64..5_000_000_000, [finite(156.0), finite(156.0), finite(156.0)],
+             proptest::option::of([finite(39.0), finite(39.0), finite(39.0)]), label_strategy()),
+            1..40),
+        labelled in any::<bool>(),
+        subject in "[a-zA-Z0-9_ -]{0,12}",
+        gravity_removed in any::<bool>(),
+    ) {
+        let mut t_ns = t0;
+        let mut samples = Vec::new();
+        let mut labels = Vec::new();
+        for (dt, a, g, l) in rows {
+            t_ns += dt;
+            samples.push(Sample { t_ns, accel: a.into(), gyro: g.map(Into::into) });
+            labels.push(l);
+        }
+        if !labelled { labels.clear(); }
+        let subject = subject.trim().to_string();
+        let subject = if subject.is_empty() { "s".to_string() } else { subject };
+        let meta = TraceMeta { dataset: "d".into(), subject, session: "x y".into(), source: "a/b.csv".into(), gravity_removed };
+        let t = Trace { meta, samples, labels };
+        let back = round_trip(&t);
+        prop_assert_eq!(&t.meta, &back.meta);
+        prop_assert_eq!(&t.samples, &back.samples);
+        prop_assert_eq!(&t.labels, &back.labels);
+    }
+}
