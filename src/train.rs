@@ -365,3 +365,276 @@ mod tests {
         assert!(fit_forest(&x, &vec![9; y.len()], &ForestParams::default()).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// From traces to a model, and subject-grouped cross-validation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::eval::{assign_folds, Confusion};
+use crate::features::{FEATURE_NAMES, SCHEMA_VERSION};
+use crate::model::{Model, ModelFile};
+use crate::offline::{self, DecisionRecord, TraceSampleError, WindowRecord};
+use crate::pipeline::PipelineConfig;
+use crate::sample::Label;
+use crate::trace::{Trace, TraceMeta};
+
+/// How a trace's windows came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// The recording as read.
+    Natural,
+    /// Gravity removed (as some sources do), for training only.
+    GravityRemoved,
+    /// Resampled to irregular low-rate timing, for training the sparse classifier.
+    Sparse,
+    /// Decimated to a lower regular rate, for training only.
+    Decimated,
+}
+
+/// The windows of one trace (or of one augmented copy of it).
+#[derive(Debug, Clone)]
+pub struct TraceWindows {
+    /// The trace's origin.
+    pub meta: TraceMeta,
+    /// Time of the trace's first sample (for decision times).
+    pub t0_ns: i64,
+    /// Which copy this is.
+    pub variant: Variant,
+    /// The windows.
+    pub windows: Vec<WindowRecord>,
+}
+
+/// Options of a training run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainOptions {
+    /// Model family.
+    pub family: Family,
+    /// Forest / sampling parameters.
+    pub params: ForestParams,
+    /// Windows at or above this input rate use the dense classifier.
+    pub dense_rate_hz: f32,
+    /// Windows below this input rate get no decision.
+    pub min_rate_hz: f32,
+    /// Minimum fraction of a window's samples carrying its majority label for it to be a training example.
+    pub min_purity: f32,
+    /// Add augmented copies (gravity removed, sparse, decimated) to the training data.
+    pub augment: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            family: Family::Forest,
+            params: ForestParams::default(),
+            dense_rate_hz: 8.0,
+            min_rate_hz: 1.0,
+            min_purity: 0.7,
+            augment: true,
+        }
+    }
+}
+
+fn trace_hash(meta: &TraceMeta) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in meta.name().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Computes the windows of every trace, plus augmented copies when `augment` is set (deterministic per trace).
+pub fn windows_for(
+    traces: &[Trace],
+    config: &PipelineConfig,
+    augment: bool,
+) -> Result<Vec<TraceWindows>, TraceSampleError> {
+    let per_trace: Vec<Result<Vec<TraceWindows>, TraceSampleError>> = traces
+        .par_iter()
+        .map(|t| {
+            let t0_ns = t.samples.first().map_or(0, |s| s.t_ns);
+            let mut out = vec![TraceWindows {
+                meta: t.meta.clone(),
+                t0_ns,
+                variant: Variant::Natural,
+                windows: offline::featurize(t, config)?,
+            }];
+            if augment && t.is_labelled() {
+                let h = trace_hash(&t.meta);
+                let mut rng = SplitMix64::new(h);
+                let dense = t.mean_rate_hz() >= 8.0;
+                if dense {
+                    let hz = 1.5 + (rng.below(1000) as f64 / 1000.0) * 4.5;
+                    let sparse = offline::sparsify(t, hz, h);
+                    out.push(TraceWindows {
+                        meta: t.meta.clone(),
+                        t0_ns,
+                        variant: Variant::Sparse,
+                        windows: offline::featurize(&sparse, config)?,
+                    });
+                }
+                if !t.meta.gravity_removed && h % 3 == 0 {
+                    let g = offline::remove_gravity(t);
+                    out.push(TraceWindows {
+                        meta: t.meta.clone(),
+                        t0_ns,
+                        variant: Variant::GravityRemoved,
+                        windows: offline::featurize(&g, config)?,
+                    });
+                }
+                if dense && t.mean_rate_hz() > 25.0 && h % 3 == 1 {
+                    let hz = 10.0 + (rng.below(1000) as f64 / 1000.0) * 15.0;
+                    let d = offline::decimate(t, hz);
+                    out.push(TraceWindows {
+                        meta: t.meta.clone(),
+                        t0_ns,
+                        variant: Variant::Decimated,
+                        windows: offline::featurize(&d, config)?,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut all = Vec::new();
+    for r in per_trace {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// Training examples split by input rate: (dense x, dense y, sparse x, sparse y).
+type Examples = (Vec<FeatureVector>, Vec<usize>, Vec<FeatureVector>, Vec<usize>);
+
+fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOptions) -> Examples {
+    let (mut dx, mut dy, mut sx, mut sy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for tw in sets {
+        for w in &tw.windows {
+            let Some((label, purity)) = w.truth else { continue };
+            let Some(activity) = label.activity() else { continue };
+            if purity < opts.min_purity || w.input_rate_hz < opts.min_rate_hz {
+                continue;
+            }
+            let c = activity as usize;
+            if w.input_rate_hz >= opts.dense_rate_hz {
+                dx.push(w.features);
+                dy.push(c);
+            } else {
+                sx.push(w.features);
+                sy.push(c);
+            }
+        }
+    }
+    (dx, dy, sx, sy)
+}
+
+/// Trains a model on the given windows.
+pub fn build_model<'a>(
+    sets: impl Iterator<Item = &'a TraceWindows>,
+    opts: &TrainOptions,
+    trained_on: String,
+) -> Result<Model, TrainError> {
+    let (dx, dy, sx, sy) = examples(sets, opts);
+    let dense = fit(opts.family, &dx, &dy, &opts.params)?;
+    let sparse = fit(opts.family, &sx, &sy, &opts.params)?;
+    Model::new(ModelFile {
+        schema_version: SCHEMA_VERSION,
+        feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+        classes: ["still", "walking", "running", "transit"].iter().map(|s| s.to_string()).collect(),
+        // Class-balanced bootstraps make the leaves' probabilities posteriors under a uniform prior.
+        class_priors: [1.0 / N_CLASSES as f32; N_CLASSES],
+        trained_on,
+        dense_rate_hz: opts.dense_rate_hz,
+        min_rate_hz: opts.min_rate_hz,
+        dense,
+        sparse,
+    })
+    .map_err(|e| TrainError::InvalidParam(e.to_string()))
+}
+
+/// A summary of the training data for the model card: windows per dataset and class, subjects, hours.
+pub fn describe(sets: &[TraceWindows]) -> String {
+    use std::fmt::Write;
+    let mut per: BTreeMap<String, ([usize; 5], std::collections::BTreeSet<String>)> = BTreeMap::new();
+    for tw in sets.iter().filter(|t| t.variant == Variant::Natural) {
+        let e = per.entry(tw.meta.dataset.clone()).or_default();
+        e.1.insert(tw.meta.subject.clone());
+        for w in &tw.windows {
+            if let Some((l, _)) = w.truth {
+                e.0[l as usize] += 1;
+            }
+        }
+    }
+    let mut s = String::new();
+    for (d, (counts, subjects)) in &per {
+        let _ = write!(s, "{d} ({} subjects): ", subjects.len());
+        for (i, l) in Label::ALL.iter().enumerate() {
+            let _ = write!(
+                s,
+                "{} {} ({:.2} h){}",
+                l,
+                counts[i],
+                counts[i] as f64 * 2.5 / 3600.0,
+                if i < 4 { ", " } else { "" }
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Results of a cross-validation.
+#[derive(Debug, Clone, Default)]
+pub struct CvResult {
+    /// All folds together.
+    pub overall: Confusion,
+    /// Per dataset.
+    pub per_dataset: BTreeMap<String, Confusion>,
+    /// Per fold.
+    pub per_fold: Vec<Confusion>,
+    /// Every test trace's decisions (for reports and transition metrics).
+    pub decisions: Vec<(TraceMeta, Vec<DecisionRecord>)>,
+}
+
+/// K-fold cross-validation grouped by subject (`dataset/subject`): each fold's model is trained on the other
+/// folds' windows (natural and augmented) and scored, through the smoother, on the fold's `test` windows (natural,
+/// or transformed by the caller to test robustness).
+pub fn cross_validate(
+    train_sets: &[TraceWindows],
+    test_sets: &[TraceWindows],
+    k: usize,
+    opts: &TrainOptions,
+    config: &PipelineConfig,
+    mut progress: impl FnMut(usize),
+) -> Result<CvResult, TrainError> {
+    if k < 2 {
+        return Err(TrainError::InvalidParam(format!("folds = {k} (at least 2)")));
+    }
+    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
+    for tw in train_sets.iter().filter(|t| t.variant == Variant::Natural) {
+        *sizes.entry(tw.meta.group()).or_default() += tw.windows.len();
+    }
+    let folds = assign_folds(&sizes, k);
+    let mut result = CvResult::default();
+    for fold in 0..k {
+        let in_fold = |m: &TraceMeta| folds.get(&m.group()) == Some(&fold);
+        let model = Arc::new(build_model(
+            train_sets.iter().filter(|t| !in_fold(&t.meta)),
+            opts,
+            format!("cross-validation fold {fold}"),
+        )?);
+        let mut conf = Confusion::default();
+        for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
+            let ds = offline::replay(&tw.windows, tw.t0_ns, &model, config);
+            conf.add_all(&ds);
+            result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&ds);
+            result.decisions.push((tw.meta.clone(), ds));
+        }
+        result.overall.merge(&conf);
+        result.per_fold.push(conf);
+        progress(fold + 1);
+    }
+    Ok(result)
+}
