@@ -6,7 +6,7 @@
 //! A `Session` holds raw samples in its buffers and deliberately does not implement `serde::Serialize`.
 //! What leaves it is [`ActivityEvent`]: an activity, a confidence and times.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
@@ -49,11 +49,14 @@ struct Engine {
 #[derive(Debug)]
 pub(crate) struct SessionCell {
     engine: Mutex<Engine>,
+    /// Why this session was stopped (`Gated as u8`, 0 while live): the first purge that reached it.
+    stopped: AtomicU8,
 }
 
 impl SessionCell {
-    /// Zeroizes the buffers; returns (bytes wiped, whether the session was still live).
-    pub(crate) fn wipe(&self) -> (usize, bool) {
+    /// Zeroizes the buffers for a purge with `reason`; returns (bytes wiped, whether the session was still live).
+    pub(crate) fn wipe(&self, reason: Gated) -> (usize, bool) {
+        let _ = self.stopped.compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
         let mut e = lock(&self.engine);
         let was_live = !e.wiped;
         let bytes = e.pipeline.wipe();
@@ -92,7 +95,7 @@ impl Session {
         let events = EventQueue::with_capacity(config.event_capacity);
         let engine = Engine { pipeline: Pipeline::new(config), events, wiped: false };
         Session {
-            cell: Arc::new(SessionCell { engine: Mutex::new(engine) }),
+            cell: Arc::new(SessionCell { engine: Mutex::new(engine), stopped: AtomicU8::new(0) }),
             channel,
             shared,
             epoch,
@@ -113,7 +116,11 @@ impl Session {
         if self.channel.epoch() == self.epoch {
             Ok(())
         } else {
-            Err(self.channel.reason())
+            // The reason recorded for this session, or (while the purge is still on its way to it) the channel's.
+            match self.cell.stopped.load(Ordering::Acquire) {
+                0 => Err(self.channel.reason()),
+                r => Err(Gated::from_u8(r)),
+            }
         }
     }
 

@@ -226,7 +226,7 @@ pub enum Gated {
 }
 
 impl Gated {
-    fn from_u8(v: u8) -> Gated {
+    pub(crate) fn from_u8(v: u8) -> Gated {
         match v {
             1 => Gated::NotDetermined,
             2 => Gated::Denied,
@@ -364,7 +364,7 @@ impl Channel {
         let mut report = PurgeReport::default();
         let mut list = lock(&self.sessions);
         for cell in list.drain(..).filter_map(|w| w.upgrade()) {
-            let (bytes, was_live) = cell.wipe();
+            let (bytes, was_live) = cell.wipe(reason);
             report.bytes_wiped += bytes as u64;
             report.sessions_stopped += u64::from(was_live);
         }
