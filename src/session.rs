@@ -1,0 +1,214 @@
+//! The gated streaming engine: the only live entry point. A [`Session`] is opened by
+//! [`crate::consent::Gate::open_session`] for the gate's purpose, checks the gate on every push (one atomic
+//! `Acquire` load of the purpose's epoch; no lock that anyone else holds), and is stopped and zeroized by a
+//! withdrawal before the withdraw call returns (see [`crate::consent`] for the design).
+//!
+//! A `Session` holds raw samples in its buffers and deliberately does not implement `serde::Serialize`.
+//! What leaves it is [`ActivityEvent`]: an activity, a confidence and times.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
+use crate::event::{ActivityEvent, EventQueue};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::sample::{Sample, SampleError};
+
+/// Why a push was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// Consent no longer holds (or never did) for this session; its buffers have been wiped.
+    #[error(transparent)]
+    Gated(#[from] Gated),
+    /// Sample `index` of the slice was refused; the samples before it were accepted, the rest were not looked at.
+    #[error("sample {index} refused: {error}")]
+    InvalidSample {
+        /// Index in the pushed slice.
+        index: usize,
+        /// What is wrong (never a sensor value).
+        #[source]
+        error: SampleError,
+    },
+}
+
+/// What [`Session::close`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// Windows classified over the session's life.
+    pub windows_classified: u64,
+}
+
+#[derive(Debug)]
+struct Engine {
+    pipeline: Pipeline,
+    events: EventQueue,
+    wiped: bool,
+}
+
+/// The buffers of one session, shared (through `Weak`) with the purpose channel so a purge can wipe them.
+#[derive(Debug)]
+pub(crate) struct SessionCell {
+    engine: Mutex<Engine>,
+    /// Why this session was stopped (`Gated as u8`, 0 while live): the first purge that reached it.
+    stopped: AtomicU8,
+}
+
+impl SessionCell {
+    /// Zeroizes the buffers for a purge with `reason`; returns (bytes wiped, whether the session was still live).
+    pub(crate) fn wipe(&self, reason: Gated) -> (usize, bool) {
+        let _ = self.stopped.compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        let mut e = lock(&self.engine);
+        let was_live = !e.wiped;
+        let bytes = e.pipeline.wipe();
+        e.events.clear();
+        e.wiped = true;
+        (bytes, was_live)
+    }
+}
+
+/// A live classification session for one purpose. Not `Serialize`, not `Clone`; `Send` so a sensor thread can own
+/// it. Dropping it wipes its buffers and logs `session_closed`.
+#[derive(Debug)]
+pub struct Session {
+    cell: Arc<SessionCell>,
+    channel: Arc<Channel>,
+    shared: Arc<Shared>,
+    epoch: u64,
+    id: u64,
+    gyroscope_allowed: bool,
+    purpose: String,
+    policy_version: u32,
+    closed: bool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        pipeline: Pipeline,
+        id: u64,
+        epoch: u64,
+        sensors: Sensors,
+        purpose: String,
+        policy_version: u32,
+        channel: Arc<Channel>,
+        shared: Arc<Shared>,
+    ) -> Session {
+        let events = EventQueue::with_capacity(PipelineConfig::default().event_capacity);
+        let engine = Engine { pipeline, events, wiped: false };
+        Session {
+            cell: Arc::new(SessionCell { engine: Mutex::new(engine), stopped: AtomicU8::new(0) }),
+            channel,
+            shared,
+            epoch,
+            id,
+            gyroscope_allowed: sensors.gyroscope,
+            purpose,
+            policy_version,
+            closed: false,
+        }
+    }
+
+    pub(crate) fn cell(&self) -> &Arc<SessionCell> {
+        &self.cell
+    }
+
+    #[inline]
+    fn check(&self) -> Result<(), Gated> {
+        if self.channel.epoch() == self.epoch {
+            Ok(())
+        } else {
+            // The reason recorded for this session, or (while the purge is still on its way to it) the channel's.
+            match self.cell.stopped.load(Ordering::Acquire) {
+                0 => Err(self.channel.reason()),
+                r => Err(Gated::from_u8(r)),
+            }
+        }
+    }
+
+    /// The session id (the `seq` of its `session_opened` entry).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// `None` while consent holds, else why this session is stopped.
+    pub fn gated(&self) -> Option<Gated> {
+        self.check().err()
+    }
+
+    /// Feeds samples (in time order). Returns the number of events produced, to be taken with
+    /// [`Session::next_event`]. Once consent has ended, returns [`SessionError::Gated`] and touches nothing.
+    /// Gyroscope readings are dropped before any buffer when the grant does not cover the gyroscope. Never
+    /// allocates.
+    pub fn push(&mut self, samples: &[Sample]) -> Result<usize, SessionError> {
+        self.check()?;
+        let mut engine = lock(&self.cell.engine);
+        let mut produced = 0;
+        for (index, s) in samples.iter().enumerate() {
+            // Re-checked under the lock and between samples: a concurrent purge is never overtaken.
+            self.check()?;
+            let mut s = *s;
+            if !self.gyroscope_allowed {
+                s.gyro = None;
+            }
+            let Engine { pipeline, events, .. } = &mut *engine;
+            pipeline.push(&s).map_err(|error| SessionError::InvalidSample { index, error })?;
+            while let Some(ev) = pipeline.next_event() {
+                events.push(ev);
+                produced += 1;
+            }
+        }
+        Ok(produced)
+    }
+
+    /// Takes the oldest pending event; `None` when there is none or consent has ended (pending events are wiped
+    /// with the buffers).
+    pub fn next_event(&mut self) -> Option<ActivityEvent> {
+        self.check().ok()?;
+        let mut engine = lock(&self.cell.engine);
+        self.check().ok()?;
+        engine.events.pop()
+    }
+
+    /// Windows classified so far (0 after a wipe resets nothing: the counter is not signal data).
+    pub fn windows_classified(&self) -> u64 {
+        lock(&self.cell.engine).pipeline.windows_classified()
+    }
+
+    /// True when no buffer of this session holds a non-zero byte of signal data (for tests and audits).
+    pub fn raw_buffers_are_zero(&self) -> bool {
+        lock(&self.cell.engine).pipeline.raw_buffers_are_zero()
+    }
+
+    /// Wipes the buffers and logs `session_closed` at `at_unix_ms` with the windows classified.
+    pub fn close(mut self, at_unix_ms: u64) -> Result<SessionSummary, ConsentError> {
+        self.closed = true;
+        self.finish(at_unix_ms)
+    }
+
+    fn finish(&mut self, at_unix_ms: u64) -> Result<SessionSummary, ConsentError> {
+        let windows_classified = {
+            let mut engine = lock(&self.cell.engine);
+            let n = engine.pipeline.windows_classified();
+            engine.pipeline.wipe();
+            engine.events.clear();
+            engine.wiped = true;
+            n
+        };
+        let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::SessionClosed, &self.purpose, self.policy_version);
+        e.session = Some(self.id);
+        e.counts.windows_classified = windows_classified;
+        lock(&self.shared.store).append(e)?;
+        Ok(SessionSummary { windows_classified })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.finish(now_unix_ms()).is_err() {
+            self.shared.unlogged_closes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
