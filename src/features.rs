@@ -19,7 +19,7 @@ use crate::resample::RATE_HZ;
 use crate::window::{WindowView, WINDOW_LEN};
 
 /// Version of the feature schema (names, order and definitions). A model records the version it was trained on.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Number of windows (including the current one) that context features summarise (30 s).
 pub const CONTEXT_WINDOWS: usize = 12;

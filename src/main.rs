@@ -11,13 +11,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use motiongate::consent::{CollectionMethod, ConsentError, Gate, Sensors};
 use motiongate::datasets::{self, Source};
 use motiongate::eval::{Confusion, Report};
 use motiongate::offline::{self, DecisionRecord};
 use motiongate::pipeline::PipelineConfig;
 use motiongate::trace::{csv as trace_csv, Trace};
 use motiongate::train::{self, Family, ForestParams, TrainOptions, Variant};
-use motiongate::Model;
+use motiongate::{EventKind, Model};
 
 #[derive(Parser)]
 #[command(name = "motiongate", version, about = "Consent-gated on-device activity classification: offline tools")]
@@ -57,6 +58,9 @@ enum Command {
         /// Rotate every trace by a random fixed rotation from this seed first (robustness check).
         #[arg(long)]
         rotate: Option<u64>,
+        /// Write an HTML report (index.html, confusion matrix, per-trace timelines) into this folder.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Train a model on labelled traces; with --folds, cross-validate grouped by subject first.
     Train {
@@ -90,12 +94,40 @@ enum Command {
         /// Rotate each test trace by a random fixed rotation from this seed (robustness check).
         #[arg(long)]
         rotate: Option<u64>,
+        /// Windows at or above this input rate use the dense classifier (Hz).
+        #[arg(long, default_value_t = TrainOptions::default().dense_rate_hz)]
+        dense_rate: f32,
         /// Do not add augmented copies (gravity removed, sparse, decimated) to the training data.
         #[arg(long)]
         no_augment: bool,
         /// Write a model card (Markdown) here.
         #[arg(long)]
         card: Option<PathBuf>,
+    },
+    /// Inspect or change the consent record of an app (for developers and auditors).
+    Consent {
+        /// What to do.
+        #[arg(value_enum)]
+        action: ConsentAction,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Stream recorded traces through a consent-gated live session, exactly as a phone would, and print the events.
+    Replay {
+        #[command(flatten)]
+        gate: GateArgs,
+        /// Trace files or folders.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
+    /// Write every window's features (and slow-view features) with its label as CSV, for analysis.
+    Features {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Convert any supported input to canonical trace CSVs.
     Convert {
@@ -109,26 +141,71 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ConsentAction {
+    /// Print the state for the purpose and policy version.
+    Status,
+    /// Record a grant (collection method: cli).
+    Grant,
+    /// Record a refusal.
+    Deny,
+    /// Withdraw consent (stops and wipes live sessions of this process).
+    Withdraw,
+    /// Print the verified audit log.
+    Log,
+    /// Print the consent receipt (text, and JSON with --json).
+    Receipt,
+}
+
+/// Where the consent record is and which consent is asked for.
+#[derive(clap::Args)]
+struct GateArgs {
+    /// The consent record file.
+    #[arg(long)]
+    store: PathBuf,
+    /// A file holding the raw HMAC key bytes (at least 16).
+    #[arg(long)]
+    key_file: PathBuf,
+    /// The purpose consent is asked for.
+    #[arg(long, default_value = "activity-recognition")]
+    purpose: String,
+    /// The version of the privacy notice the user is shown.
+    #[arg(long, default_value_t = 1)]
+    policy_version: u32,
+    /// Print JSON where there is a JSON form.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum FamilyArg {
     Forest,
     Linear,
 }
 
-/// A failure that ends the command with exit code 2.
-struct Fail(String);
+/// A failure that ends the command with a message and an exit code (2 unless said otherwise).
+struct Fail(String, u8);
 
 impl<E: std::fmt::Display> From<E> for Fail {
     fn from(e: E) -> Self {
-        Fail(e.to_string())
+        Fail(e.to_string(), 2)
     }
+}
+
+fn fail(msg: impl Into<String>) -> Fail {
+    Fail(msg.into(), 2)
+}
+
+fn consent_fail(e: ConsentError) -> Fail {
+    let code = e.exit_code().clamp(1, 255) as u8;
+    Fail(e.to_string(), code)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify { traces, json, model } => classify(&traces, json, model.as_deref()),
-        Command::Eval { paths, json, model, decimate, rotate } => {
-            eval(&paths, json.as_deref(), model.as_deref(), decimate, rotate)
+        Command::Eval { paths, json, model, decimate, rotate, report } => {
+            eval(&paths, json.as_deref(), model.as_deref(), decimate, rotate, report.as_deref())
         }
         Command::Train {
             paths,
@@ -141,6 +218,7 @@ fn main() -> ExitCode {
             seed,
             decimate,
             rotate,
+            dense_rate,
             no_augment,
             card,
         } => {
@@ -151,17 +229,21 @@ fn main() -> ExitCode {
                 },
                 params: ForestParams { trees, max_depth, seed, ..ForestParams::default() },
                 augment: !no_augment,
+                dense_rate_hz: dense_rate,
                 ..TrainOptions::default()
             };
             train_cmd(&paths, &out, folds, json.as_deref(), &opts, decimate, rotate, card.as_deref())
         }
         Command::Convert { paths, out } => convert(&paths, &out),
+        Command::Features { paths, out } => features_cmd(&paths, &out),
+        Command::Consent { action, gate } => consent_cmd(action, &gate),
+        Command::Replay { gate, traces } => replay_cmd(&gate, &traces),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Fail(msg)) => {
+        Err(Fail(msg, code)) => {
             eprintln!("error: {msg}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }
@@ -169,8 +251,8 @@ fn main() -> ExitCode {
 fn load_model(path: Option<&Path>) -> Result<Arc<Model>, Fail> {
     match path {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| Fail(format!("{}: {e}", p.display())))?;
-            Ok(Arc::new(Model::from_bytes(&bytes).map_err(|e| Fail(format!("{}: {e}", p.display())))?))
+            let bytes = std::fs::read(p).map_err(|e| fail(format!("{}: {e}", p.display())))?;
+            Ok(Arc::new(Model::from_bytes(&bytes).map_err(|e| fail(format!("{}: {e}", p.display())))?))
         }
         None => Ok(Model::embedded()?),
     }
@@ -190,12 +272,12 @@ fn load_traces(paths: &[PathBuf]) -> Result<Vec<Trace>, Fail> {
     let mut sources: Vec<Source> = Vec::new();
     for p in paths {
         if !p.exists() {
-            return Err(Fail(format!("{}: no such file or folder", p.display())));
+            return Err(fail(format!("{}: no such file or folder", p.display())));
         }
         sources.extend(datasets::discover(p)?);
     }
     if sources.is_empty() {
-        return Err(Fail("no traces found under the given paths".into()));
+        return Err(fail("no traces found under the given paths"));
     }
     let pb = progress(sources.len() as u64, "loading");
     let loaded: Vec<Result<Vec<Trace>, Fail>> = sources
@@ -255,6 +337,7 @@ fn eval(
     model: Option<&Path>,
     decimate: Option<f64>,
     rotate: Option<u64>,
+    report_dir: Option<&Path>,
 ) -> Result<(), Fail> {
     let start = std::time::Instant::now();
     let model = load_model(model)?;
@@ -262,12 +345,13 @@ fn eval(
     let loaded = start.elapsed();
     let cfg = PipelineConfig::default();
     let pb = progress(traces.len() as u64, "classifying");
-    let results: Vec<Result<(String, Vec<DecisionRecord>), Fail>> = traces
+    let results: Vec<Result<(String, String, Vec<DecisionRecord>), Fail>> = traces
         .par_iter()
         .map(|t| {
             let t2 = transform(t, decimate, rotate);
-            let r =
-                offline::classify(&t2, model.clone(), &cfg).map(|d| (t.meta.dataset.clone(), d)).map_err(Fail::from);
+            let r = offline::classify(&t2, model.clone(), &cfg)
+                .map(|d| (t.meta.dataset.clone(), t.meta.name(), d))
+                .map_err(Fail::from);
             pb.inc(1);
             r
         })
@@ -275,10 +359,12 @@ fn eval(
     pb.finish_and_clear();
     let mut overall = Confusion::default();
     let mut per_dataset: BTreeMap<String, Confusion> = BTreeMap::new();
+    let mut timelines = Vec::new();
     for r in results {
-        let (d, ds) = r?;
+        let (d, name, ds) = r?;
         overall.add_all(&ds);
         per_dataset.entry(d).or_default().add_all(&ds);
+        timelines.push((name, ds));
     }
     let report = overall.report();
     print!("{}", report.to_text());
@@ -299,12 +385,18 @@ fn eval(
     if let Some(path) = json {
         write_json(path, &report)?;
     }
+    if let Some(dir) = report_dir {
+        let per: Vec<(String, Report)> = per_dataset.iter().map(|(d, c)| (d.clone(), c.report())).collect();
+        motiongate::report::write_report(dir, &report, &per, &timelines, 300)
+            .map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        eprintln!("report written to {}", dir.join("index.html").display());
+    }
     Ok(())
 }
 
 fn write_json(path: &Path, report: &Report) -> Result<(), Fail> {
     let text = serde_json::to_string_pretty(report)?;
-    std::fs::write(path, text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|e| fail(format!("{}: {e}", path.display())))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -357,6 +449,11 @@ fn train_cmd(
                 r.decisions
             ));
         }
+        for (d, t) in &cv.transitions {
+            if t.delays_s.len() + t.missed > 0 {
+                cv_text.push_str(&format!("  {d:<26} {}\n", t.summary()));
+            }
+        }
         cv_text.push_str("```\n");
         print!("{cv_text}");
         if let Some(path) = json {
@@ -373,7 +470,7 @@ fn train_cmd(
     );
     let model = train::build_model(sets.iter(), opts, trained_on.clone())?;
     let bytes = model.to_bytes();
-    std::fs::write(out, &bytes).map_err(|e| Fail(format!("{}: {e}", out.display())))?;
+    std::fs::write(out, &bytes).map_err(|e| fail(format!("{}: {e}", out.display())))?;
     eprintln!("wrote {} ({} bytes) in {:.1} s total", out.display(), bytes.len(), start.elapsed().as_secs_f64());
     if let Some(card) = card {
         let text = format!(
@@ -392,21 +489,140 @@ fn train_cmd(
             description,
             cv_text
         );
-        std::fs::write(card, text).map_err(|e| Fail(format!("{}: {e}", card.display())))?;
+        std::fs::write(card, text).map_err(|e| fail(format!("{}: {e}", card.display())))?;
     }
     Ok(())
 }
 
 fn convert(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
     let traces = load_traces(paths)?;
-    std::fs::create_dir_all(out).map_err(|e| Fail(format!("{}: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| fail(format!("{}: {e}", out.display())))?;
     for t in &traces {
         let name = t.meta.name().replace(['/', '\\', ' '], "_") + ".csv";
         let path = out.join(name);
-        let file = std::fs::File::create(&path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+        let file = std::fs::File::create(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
         trace_csv::write_trace_csv(t, std::io::BufWriter::new(file))
-            .map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     }
     eprintln!("wrote {} traces to {}", traces.len(), out.display());
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn open_gate(args: &GateArgs) -> Result<Gate, Fail> {
+    let key = std::fs::read(&args.key_file).map_err(|e| fail(format!("{}: {e}", args.key_file.display())))?;
+    Gate::open(&args.store, &key, &args.purpose, args.policy_version).map_err(consent_fail)
+}
+
+fn consent_cmd(action: ConsentAction, args: &GateArgs) -> Result<(), Fail> {
+    let gate = open_gate(args)?;
+    match action {
+        ConsentAction::Status => {
+            let state = gate.state();
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"purpose": args.purpose, "policy_version": args.policy_version, "state": state.kind().to_string()})
+                );
+            } else {
+                println!("{}: {} (policy version {})", args.purpose, state.kind(), args.policy_version);
+            }
+        }
+        ConsentAction::Grant => {
+            gate.grant(now_ms(), CollectionMethod::Cli, Sensors::ALL).map_err(consent_fail)?;
+            println!("{}: granted (policy version {})", args.purpose, args.policy_version);
+        }
+        ConsentAction::Deny => {
+            gate.deny(now_ms()).map_err(consent_fail)?;
+            println!("{}: denied", args.purpose);
+        }
+        ConsentAction::Withdraw => {
+            let report = gate.withdraw(now_ms()).map_err(consent_fail)?;
+            println!(
+                "{}: withdrawn; {} sessions stopped, {} bytes wiped",
+                args.purpose, report.sessions_stopped, report.bytes_wiped
+            );
+        }
+        ConsentAction::Log => {
+            for e in gate.log() {
+                println!("{}", serde_json::to_string(&e)?);
+            }
+        }
+        ConsentAction::Receipt => {
+            let r = gate.receipt().map_err(consent_fail)?;
+            if args.json {
+                println!("{}", r.to_json());
+            } else {
+                print!("{}", r.to_text());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn replay_cmd(args: &GateArgs, paths: &[PathBuf]) -> Result<(), Fail> {
+    let gate = open_gate(args)?;
+    let traces = load_traces(paths)?;
+    for t in &traces {
+        let mut session = gate.open_session().map_err(consent_fail)?;
+        let t0 = t.samples.first().map_or(0, |s| s.t_ns);
+        println!("{}", t.meta.name());
+        for chunk in t.samples.chunks(64) {
+            session.push(chunk).map_err(|e| match e {
+                motiongate::SessionError::Gated(g) => consent_fail(ConsentError::Gated(g)),
+                other => fail(format!("{}: {other}", t.meta.name())),
+            })?;
+            while let Some(ev) = session.next_event() {
+                if ev.kind != EventKind::Update {
+                    println!(
+                        "  {:>8.1} s  {:<5} {:<8} confidence {:.2}",
+                        (ev.end_ns - t0) as f64 * 1e-9,
+                        match ev.kind {
+                            EventKind::Enter => "ENTER",
+                            EventKind::Exit => "EXIT",
+                            EventKind::Update => "",
+                        },
+                        ev.activity.name(),
+                        ev.confidence
+                    );
+                }
+            }
+        }
+        println!("  {} windows classified", session.windows_classified());
+    }
+    Ok(())
+}
+
+fn features_cmd(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
+    use std::io::Write;
+    let traces = load_traces(paths)?;
+    let sets = train::windows_for(&traces, &PipelineConfig::default(), false)?;
+    let file = std::fs::File::create(out).map_err(|e| fail(format!("{}: {e}", out.display())))?;
+    let mut w = std::io::BufWriter::new(file);
+    let names = motiongate::features::FEATURE_NAMES;
+    let header: Vec<String> =
+        names.iter().map(|n| n.to_string()).chain(names.iter().map(|n| format!("slow_{n}"))).collect();
+    writeln!(w, "dataset,subject,session,start_s,rate_hz,label,purity,{}", header.join(","))?;
+    for tw in &sets {
+        for win in &tw.windows {
+            let (label, purity) = win.truth.map_or(("", 0.0), |(l, p)| (l.name(), p));
+            let vals: Vec<String> = win.features.iter().chain(&win.slow_features).map(|v| format!("{v}")).collect();
+            writeln!(
+                w,
+                "{},{},{},{:.2},{:.2},{},{:.2},{}",
+                tw.meta.dataset,
+                tw.meta.subject,
+                tw.meta.session,
+                (win.start_ns - tw.t0_ns) as f64 * 1e-9,
+                win.input_rate_hz,
+                label,
+                purity,
+                vals.join(",")
+            )?;
+        }
+    }
     Ok(())
 }

@@ -18,8 +18,11 @@ use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES, SCHEMA_VERSION};
 pub const MAGIC: &[u8; 8] = b"MGMODEL\0";
 /// Current model file format version.
 pub const FORMAT_VERSION: u16 = 1;
-/// Number of classes a model scores (still, walking, running, transit).
-pub const N_CLASSES: usize = 4;
+/// Number of classes a model scores: still, walking, running, transit, and `other` (activities outside the four,
+/// which the smoother reports as `Unknown`).
+pub const N_CLASSES: usize = 5;
+/// The class names, in index order.
+pub const CLASS_NAMES: [&str; N_CLASSES] = ["still", "walking", "running", "transit", "other"];
 /// Marker in [`Forest::feature`] for a leaf.
 pub const LEAF: u16 = u16::MAX;
 
@@ -207,7 +210,7 @@ pub enum Classifier {
 }
 
 impl Classifier {
-    /// Class probabilities (still, walking, running, transit).
+    /// Class probabilities ([`CLASS_NAMES`] order).
     pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
         match self {
             Classifier::Forest(f) => f.predict(x),
@@ -230,7 +233,7 @@ pub struct ModelFile {
     pub schema_version: u32,
     /// Feature names, in order (must equal [`FEATURE_NAMES`]).
     pub feature_names: Vec<String>,
-    /// Class names, in order (`still, walking, running, transit`).
+    /// Class names, in order ([`CLASS_NAMES`]).
     pub classes: Vec<String>,
     /// Class frequencies of the training windows (the prior the smoother divides out).
     pub class_priors: [f32; N_CLASSES],
@@ -240,6 +243,8 @@ pub struct ModelFile {
     pub dense_rate_hz: f32,
     /// Windows with an input rate below this get no decision (`Unknown`).
     pub min_rate_hz: f32,
+    /// Weight of the sparse expert (on the slow view) for full-rate windows, 0..=1.
+    pub slow_weight: f32,
     /// Classifier for windows with enough input rate to resolve gait.
     pub dense: Classifier,
     /// Classifier for low-rate windows.
@@ -261,9 +266,8 @@ impl Model {
         if file.feature_names.len() != N_FEATURES || file.feature_names.iter().zip(FEATURE_NAMES).any(|(a, b)| a != b) {
             return Err(ModelError::Invalid("feature names differ from this build's schema".into()));
         }
-        let expected = ["still", "walking", "running", "transit"];
-        if file.classes.len() != N_CLASSES || file.classes.iter().zip(expected).any(|(a, b)| a != b) {
-            return Err(ModelError::Invalid("classes must be still, walking, running, transit".into()));
+        if file.classes.len() != N_CLASSES || file.classes.iter().zip(CLASS_NAMES).any(|(a, b)| a != b) {
+            return Err(ModelError::Invalid("classes must be still, walking, running, transit, other".into()));
         }
         if file.class_priors.iter().any(|p| !p.is_finite() || *p <= 0.0) {
             return Err(ModelError::Invalid("class priors must be positive".into()));
@@ -322,11 +326,24 @@ impl Model {
     }
 
     /// Class probabilities for a window with the given input rate, or `None` when the rate is too low to decide.
-    pub fn predict(&self, x: &FeatureVector, input_rate_hz: f32) -> Option<[f32; N_CLASSES]> {
+    ///
+    /// Low-rate windows are judged by the sparse classifier alone. Full-rate windows are judged by both experts:
+    /// the dense classifier on the window's features and the sparse classifier on its slow view (what a low-rate
+    /// logger would have seen), combined as a product of experts (geometric mean). The sparse expert has seen
+    /// vehicles from many more sources (event-driven logs are where most transit recordings are), so this keeps
+    /// full-rate transit recognisable even where full-rate vehicle recordings are scarce.
+    pub fn predict(&self, x: &FeatureVector, slow: &FeatureVector, input_rate_hz: f32) -> Option<[f32; N_CLASSES]> {
         if input_rate_hz.is_nan() || input_rate_hz < self.file.min_rate_hz {
             None
         } else if input_rate_hz >= self.file.dense_rate_hz {
-            Some(self.file.dense.predict(x))
+            let d = self.file.dense.predict(x);
+            let s = self.file.sparse.predict(slow);
+            let w = self.file.slow_weight;
+            let mut p = [0.0f32; N_CLASSES];
+            for k in 0..N_CLASSES {
+                p[k] = d[k].max(1e-3).powf(1.0 - w) * s[k].max(1e-3).powf(w);
+            }
+            Some(normalise(p))
         } else {
             Some(self.file.sparse.predict(x))
         }
@@ -350,16 +367,17 @@ pub(crate) mod tests {
             feature: vec![energy, LEAF, LEAF],
             threshold: vec![-1.0, 0.0, 0.0],
             right: vec![2, 0, 1],
-            leaf_probs: vec![[0.9, 0.1, 0.0, 0.0], [0.0, 0.8, 0.1, 0.1]],
+            leaf_probs: vec![[0.9, 0.1, 0.0, 0.0, 0.0], [0.0, 0.8, 0.1, 0.1, 0.0]],
         };
         Model::new(ModelFile {
             schema_version: SCHEMA_VERSION,
             feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
-            classes: ["still", "walking", "running", "transit"].iter().map(|s| s.to_string()).collect(),
-            class_priors: [0.25; 4],
+            classes: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+            class_priors: [0.2; N_CLASSES],
             trained_on: "hand-built test fixture".into(),
             dense_rate_hz: 8.0,
             min_rate_hz: 1.0,
+            slow_weight: 0.0,
             dense: Classifier::Forest(forest.clone()),
             sparse: Classifier::Forest(forest),
         })
@@ -375,10 +393,10 @@ pub(crate) mod tests {
         assert_eq!(back.to_bytes(), bytes);
         let mut x = [0.0; N_FEATURES];
         x[6] = -2.0;
-        assert_eq!(m.predict(&x, 20.0).unwrap()[0], 0.9);
+        assert!((m.predict(&x, &x, 20.0).unwrap()[0] - 0.9).abs() < 1e-6);
         x[6] = 0.0;
-        assert_eq!(m.predict(&x, 20.0).unwrap()[1], 0.8);
-        assert!(m.predict(&x, 0.5).is_none());
+        assert!((m.predict(&x, &x, 20.0).unwrap()[1] - 0.8).abs() < 1e-6);
+        assert!(m.predict(&x, &x, 0.5).is_none());
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct WindowRecord {
     pub max_gap_before_ns: i64,
     /// The feature vector.
     pub features: FeatureVector,
+    /// The feature vector of the window's slow view.
+    pub slow_features: FeatureVector,
     /// Majority label of the samples in the window and the fraction it covers.
     pub truth: Option<(Label, f32)>,
 }
@@ -53,13 +55,14 @@ pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRec
     let mut max_gap = 0i64;
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
-            .push(s, |view, fv| {
+            .push(s, |view, fv, slow_fv| {
                 out.push(WindowRecord {
                     start_ns: view.start_ns,
                     end_ns: view.end_ns,
                     input_rate_hz: view.input_rate_hz,
                     max_gap_before_ns: max_gap,
                     features: *fv,
+                    slow_features: *slow_fv,
                     truth: trace.majority_label(view.start_ns, view.end_ns),
                 });
                 max_gap = 0;
@@ -116,16 +119,34 @@ pub fn classify(
 /// Replays precomputed windows through a model and smoother; gives the same decisions as [`classify`] on the same
 /// trace (tested), at a fraction of the cost, for cross-validation.
 pub fn replay(windows: &[WindowRecord], t0_ns: i64, model: &Model, config: &PipelineConfig) -> Vec<DecisionRecord> {
+    replay_with_transitions(windows, t0_ns, model, config).0
+}
+
+/// A committed transition: the time of the ENTER event (seconds from the trace start) and the activity entered.
+pub type EnterRecord = (f64, Activity);
+
+/// [`replay`], also returning every ENTER event.
+pub fn replay_with_transitions(
+    windows: &[WindowRecord],
+    t0_ns: i64,
+    model: &Model,
+    config: &PipelineConfig,
+) -> (Vec<DecisionRecord>, Vec<EnterRecord>) {
     let mut sm = Smoother::new(config.smoother.clone(), model.file().class_priors);
     let mut q = crate::event::EventQueue::with_capacity(8);
     let mut out = Vec::with_capacity(windows.len());
+    let mut enters = Vec::new();
     for w in windows {
         if w.max_gap_before_ns > config.reset_smoother_gap_ns {
             sm.reset();
         }
-        let probs: Option<[f32; N_CLASSES]> = model.predict(&w.features, w.input_rate_hz);
+        let probs: Option<[f32; N_CLASSES]> = model.predict(&w.features, &w.slow_features, w.input_rate_hz);
         let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
-        q.clear();
+        while let Some(ev) = q.pop() {
+            if ev.kind == EventKind::Enter {
+                enters.push(((ev.end_ns - t0_ns) as f64 * 1e-9, ev.activity));
+            }
+        }
         out.push(DecisionRecord {
             start_s: (w.start_ns - t0_ns) as f64 * 1e-9,
             end_s: (w.end_ns - t0_ns) as f64 * 1e-9,
@@ -134,7 +155,90 @@ pub fn replay(windows: &[WindowRecord], t0_ns: i64, model: &Model, config: &Pipe
             truth: w.truth.map(|(l, _)| l),
         });
     }
-    out
+    (out, enters)
+}
+
+/// How quickly and how cleanly committed transitions follow real changes of activity.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TransitionStats {
+    /// Delay from each detected true change (window centre of the first window of the new activity) to the ENTER
+    /// of that activity, seconds.
+    pub delays_s: Vec<f64>,
+    /// True changes with no ENTER of the new activity before the next change.
+    pub missed: usize,
+    /// ENTER events of an activity other than the truth at that time.
+    pub spurious: usize,
+    /// Hours of labelled decisions.
+    pub hours: f64,
+}
+
+impl TransitionStats {
+    /// Adds one trace's decisions and ENTER events.
+    pub fn add(&mut self, decisions: &[DecisionRecord], enters: &[EnterRecord]) {
+        let truth_at = |t: f64| {
+            let i = decisions.partition_point(|d| d.end_s < t);
+            decisions.get(i).and_then(|d| d.truth).and_then(Label::activity)
+        };
+        self.hours +=
+            decisions.iter().filter(|d| d.truth.and_then(Label::activity).is_some()).count() as f64 * 2.5 / 3600.0;
+        // True changes between consecutive activity-labelled windows.
+        let mut changes: Vec<(f64, Activity)> = Vec::new();
+        let mut last: Option<Activity> = None;
+        for d in decisions {
+            if let Some(a) = d.truth.and_then(Label::activity) {
+                if last.is_some_and(|l| l != a) {
+                    changes.push(((d.start_s + d.end_s) / 2.0, a));
+                }
+                last = Some(a);
+            }
+        }
+        for (k, &(t, a)) in changes.iter().enumerate() {
+            let until = changes.get(k + 1).map_or(f64::INFINITY, |c| c.0);
+            match enters.iter().find(|&&(te, ae)| ae == a && te >= t - 5.0 && te < until) {
+                Some(&(te, _)) => self.delays_s.push((te - t).max(0.0)),
+                None => self.missed += 1,
+            }
+        }
+        for &(te, ae) in enters {
+            if ae != Activity::Unknown && truth_at(te).is_some_and(|tr| tr != ae) {
+                self.spurious += 1;
+            }
+        }
+    }
+
+    /// The `q` quantile of the delays (0..=1), seconds.
+    pub fn delay_quantile(&self, q: f64) -> Option<f64> {
+        let mut d = self.delays_s.clone();
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_by(f64::total_cmp);
+        let i = ((d.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        Some(d[i])
+    }
+
+    /// Spurious transitions per hour of labelled data.
+    pub fn spurious_per_hour(&self) -> f64 {
+        if self.hours > 0.0 {
+            self.spurious as f64 / self.hours
+        } else {
+            0.0
+        }
+    }
+
+    /// One line of text.
+    pub fn summary(&self) -> String {
+        format!(
+            "transitions: {} detected, {} missed; ENTER delay median {:.1} s, p90 {:.1} s; {} spurious ({:.2} per hour over {:.1} h)",
+            self.delays_s.len(),
+            self.missed,
+            self.delay_quantile(0.5).unwrap_or(f64::NAN),
+            self.delay_quantile(0.9).unwrap_or(f64::NAN),
+            self.spurious,
+            self.spurious_per_hour(),
+            self.hours
+        )
+    }
 }
 
 /// A stretch of equal decisions.
@@ -312,6 +416,11 @@ mod tests {
         let replayed = replay(&windows, t.samples[0].t_ns, &model, &cfg);
         assert_eq!(streamed.len(), windows.len());
         assert_eq!(streamed, replayed);
+        let (_, enters) = replay_with_transitions(&windows, t.samples[0].t_ns, &model, &cfg);
+        let mut stats = TransitionStats::default();
+        stats.add(&replayed, &enters);
+        assert_eq!(stats.delays_s.len() + stats.missed, 2, "still->walking->still: {stats:?}");
+        assert!(stats.delays_s.iter().all(|d| *d < 20.0), "{stats:?}");
         let tl = timeline(&streamed);
         assert!(tl.iter().any(|s| s.activity == Activity::Walking));
         assert!(tl.windows(2).all(|p| p[0].activity != p[1].activity || p[1].start_s > p[0].end_s));

@@ -17,7 +17,7 @@ use crate::model::{Model, ModelError, N_CLASSES};
 use crate::resample::{Continuity, Resampler};
 use crate::sample::{Sample, SampleError, StreamValidator};
 use crate::smooth::{Decision, Smoother, SmootherConfig};
-use crate::window::{WindowRing, WindowView};
+use crate::window::{slow_view, WindowRing, WindowView};
 
 /// Tunables of the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,9 @@ pub struct FrontEnd {
     view: Box<WindowView>,
     features: FeatureExtractor,
     fv: FeatureVector,
+    slow: Box<WindowView>,
+    slow_features: FeatureExtractor,
+    slow_fv: FeatureVector,
     last_t_ns: Option<i64>,
 }
 
@@ -76,15 +79,19 @@ impl FrontEnd {
             view: Box::default(),
             features: FeatureExtractor::new(),
             fv: [0.0; N_FEATURES],
+            slow: Box::default(),
+            slow_features: FeatureExtractor::new(),
+            slow_fv: [0.0; N_FEATURES],
             last_t_ns: None,
         }
     }
 
-    /// Validates and feeds one sample; calls `on_window` for every window it completes.
+    /// Validates and feeds one sample; calls `on_window` with the window, its features and its slow-view features
+    /// for every window it completes.
     pub fn push(
         &mut self,
         s: &Sample,
-        mut on_window: impl FnMut(&WindowView, &FeatureVector),
+        mut on_window: impl FnMut(&WindowView, &FeatureVector, &FeatureVector),
     ) -> Result<PushOutcome, SampleError> {
         self.validator.check(s)?;
         let gap_ns = self.last_t_ns.map_or(0, |t| s.t_ns - t);
@@ -94,12 +101,17 @@ impl FrontEnd {
         let view = &mut self.view;
         let features = &mut self.features;
         let fv = &mut self.fv;
+        let slow = &mut self.slow;
+        let slow_features = &mut self.slow_features;
+        let slow_fv = &mut self.slow_fv;
         let continuity = self.resampler.push(s, |g| {
             let est = fusion.update(g);
             if ring.push(g.t_ns, &g.accel, &est.up, est.plausible, g.inputs) {
                 ring.copy_window(view);
                 features.extract(view, fv);
-                on_window(view, fv);
+                slow_view(view, slow);
+                slow_features.extract(slow, slow_fv);
+                on_window(view, fv, slow_fv);
             }
         });
         if continuity == Continuity::Restarted {
@@ -107,6 +119,7 @@ impl FrontEnd {
             self.fusion.wipe();
             self.ring.wipe();
             self.features.wipe();
+            self.slow_features.wipe();
         }
         Ok(PushOutcome { continuity, gap_ns })
     }
@@ -115,10 +128,16 @@ impl FrontEnd {
     pub fn wipe(&mut self) -> usize {
         self.validator.reset();
         self.last_t_ns = None;
-        let mut n = self.resampler.wipe() + self.fusion.wipe() + self.ring.wipe() + self.features.wipe();
+        let mut n = self.resampler.wipe()
+            + self.fusion.wipe()
+            + self.ring.wipe()
+            + self.features.wipe()
+            + self.slow_features.wipe();
         zeroize::Zeroize::zeroize(&mut *self.view);
+        zeroize::Zeroize::zeroize(&mut *self.slow);
         zeroize::Zeroize::zeroize(&mut self.fv);
-        n += std::mem::size_of::<WindowView>() + std::mem::size_of::<FeatureVector>();
+        zeroize::Zeroize::zeroize(&mut self.slow_fv);
+        n += 2 * (std::mem::size_of::<WindowView>() + std::mem::size_of::<FeatureVector>());
         n
     }
 
@@ -128,9 +147,11 @@ impl FrontEnd {
             && self.fusion.is_zero()
             && self.ring.is_zero()
             && self.features.is_zero()
-            && self.view.accel.iter().flatten().all(|&x| x == 0.0)
-            && self.view.up.iter().flatten().all(|&x| x == 0.0)
-            && self.fv.iter().all(|&x| x == 0.0)
+            && self.slow_features.is_zero()
+            && [&*self.view, &*self.slow]
+                .iter()
+                .all(|v| v.accel.iter().flatten().all(|&x| x == 0.0) && v.up.iter().flatten().all(|&x| x == 0.0))
+            && self.fv.iter().chain(&self.slow_fv).all(|&x| x == 0.0)
             && self.last_t_ns.is_none()
     }
 
@@ -138,8 +159,9 @@ impl FrontEnd {
     pub fn buffer_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + std::mem::size_of::<WindowRing>()
-            + std::mem::size_of::<WindowView>()
+            + 2 * std::mem::size_of::<WindowView>()
             + self.features.buffer_bytes()
+            + self.slow_features.buffer_bytes()
     }
 }
 
@@ -184,8 +206,8 @@ impl Pipeline {
         let events = &mut self.events;
         let windows = &mut self.windows_classified;
         let last = &mut self.last_decision;
-        let outcome = self.front.push(s, |view, fv| {
-            let probs: Option<[f32; N_CLASSES]> = model.predict(fv, view.input_rate_hz);
+        let outcome = self.front.push(s, |view, fv, slow_fv| {
+            let probs: Option<[f32; N_CLASSES]> = model.predict(fv, slow_fv, view.input_rate_hz);
             *last = Some(smoother.step(probs.as_ref(), view.start_ns, view.end_ns, events));
             *windows += 1;
         })?;

@@ -1,8 +1,8 @@
 //! Temporal smoothing, confidence, `Unknown`, and ENTER/EXIT transitions.
 //!
 //! Two layers:
-//! 1. An HMM forward filter over five hidden states: still, walking, running, transit-moving and
-//!    transit-stopped. The classifier's per-window probabilities, divided by the training class priors, are the
+//! 1. An HMM forward filter over six hidden states: still, walking, running, transit-moving, transit-stopped and
+//!    other (an activity outside the four, reported as `Unknown`). The classifier's per-window probabilities, divided by the training class priors, are the
 //!    emission likelihoods (tempered, because overlapping windows are not independent evidence). A stopped vehicle
 //!    looks still to a window classifier, so the transit-stopped state emits like `still`; what separates it from
 //!    real stillness is the transition structure: one reaches transit-stopped from moving transit, and leaves it
@@ -19,9 +19,12 @@ use crate::event::{ActivityEvent, EventKind, EventQueue};
 use crate::model::N_CLASSES;
 use crate::sample::Activity;
 
-const N_STATES: usize = 5;
+const N_STATES: usize = 6;
 const TRANSIT_MOVING: usize = 3;
 const TRANSIT_STOPPED: usize = 4;
+const OTHER: usize = 5;
+/// The four activities the smoother reports probabilities for.
+pub const N_ACTIVITIES: usize = 4;
 
 /// Tunables of the smoother.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +66,8 @@ pub struct Decision {
     pub activity: Activity,
     /// Its posterior probability (for `Unknown`, the top posterior that fell short of the floor).
     pub confidence: f32,
-    /// Posterior of still, walking, running, transit.
-    pub posterior: [f32; N_CLASSES],
+    /// Posterior of still, walking, running, transit (the rest is `other`).
+    pub posterior: [f32; N_ACTIVITIES],
 }
 
 /// The streaming smoother. No allocation.
@@ -138,7 +141,7 @@ impl Smoother {
         if let Some(p) = probs {
             let w = self.config.evidence_weight;
             let e = |k: usize| ((p[k].max(0.01)) / self.priors[k]).powf(w);
-            let emis = [e(0), e(1), e(2), e(3), e(0)];
+            let emis = [e(0), e(1), e(2), e(3), e(0), e(4)];
             for (n, em) in next.iter_mut().zip(emis) {
                 *n *= em;
             }
@@ -156,7 +159,7 @@ impl Smoother {
         let posterior = [next[0], next[1], next[2], next[TRANSIT_MOVING] + next[TRANSIT_STOPPED]];
         let (best, conf) =
             posterior.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &p)| if p > b.1 { (i, p) } else { b });
-        let raw_decision = if probs.is_none() || conf < self.config.unknown_floor {
+        let raw_decision = if probs.is_none() || conf < self.config.unknown_floor || next[OTHER] >= conf {
             Activity::Unknown
         } else {
             Activity::CLASSES[best]
@@ -188,7 +191,7 @@ impl Smoother {
         start_ns: i64,
         end_ns: i64,
         events: &mut EventQueue,
-        posterior: &[f32; N_CLASSES],
+        posterior: &[f32; N_ACTIVITIES],
     ) -> Activity {
         let _ = conf;
         if decision == self.current {
@@ -240,13 +243,14 @@ impl Smoother {
 fn transition_matrix(c: &SmootherConfig) -> [[f32; N_STATES]; N_STATES] {
     let s = c.switch_prob;
     let stop_leave = (c.hop_s / c.transit_stop_timeout_s.max(c.hop_s)).min(0.5);
-    // Rows: from; columns: to. still, walking, running, transit-moving, transit-stopped.
+    // Rows: from; columns: to. still, walking, running, transit-moving, transit-stopped, other.
     let mut t = [
-        [0.0, s, 0.1 * s, 0.1 * s, 0.05 * s],
-        [s, 0.0, 0.5 * s, 0.25 * s, 0.25 * s],
-        [0.25 * s, s, 0.0, 0.05 * s, 0.05 * s],
-        [0.05 * s, 0.15 * s, 0.01 * s, 0.0, 0.1],
-        [stop_leave, 0.5 * s, 0.01 * s, 0.1, 0.0],
+        [0.0, s, 0.1 * s, 0.1 * s, 0.05 * s, s],
+        [s, 0.0, 0.5 * s, 0.25 * s, 0.25 * s, s],
+        [0.25 * s, s, 0.0, 0.05 * s, 0.05 * s, 0.5 * s],
+        [0.05 * s, 0.15 * s, 0.01 * s, 0.0, 0.1, 0.05 * s],
+        [stop_leave, 0.5 * s, 0.01 * s, 0.1, 0.0, 0.05 * s],
+        [s, s, 0.25 * s, 0.05 * s, 0.05 * s, 0.0],
     ];
     for (i, row) in t.iter_mut().enumerate() {
         let off: f32 = row.iter().sum();
@@ -261,8 +265,8 @@ mod tests {
 
     const HOP: i64 = 2_500_000_000;
 
-    fn run(seq: &[[f32; 4]], cfg: SmootherConfig) -> (Vec<Activity>, Vec<ActivityEvent>) {
-        let mut sm = Smoother::new(cfg, [0.25; 4]);
+    fn run(seq: &[[f32; N_CLASSES]], cfg: SmootherConfig) -> (Vec<Activity>, Vec<ActivityEvent>) {
+        let mut sm = Smoother::new(cfg, [0.2; N_CLASSES]);
         let mut q = EventQueue::with_capacity(4096);
         let mut out = Vec::new();
         for (i, p) in seq.iter().enumerate() {
@@ -273,9 +277,10 @@ mod tests {
         (out, evs)
     }
 
-    const STILL: [f32; 4] = [0.9, 0.05, 0.0, 0.05];
-    const WALK: [f32; 4] = [0.05, 0.9, 0.0, 0.05];
-    const TRANSIT: [f32; 4] = [0.1, 0.05, 0.0, 0.85];
+    const STILL: [f32; N_CLASSES] = [0.9, 0.05, 0.0, 0.05, 0.0];
+    const WALK: [f32; N_CLASSES] = [0.05, 0.9, 0.0, 0.05, 0.0];
+    const TRANSIT: [f32; N_CLASSES] = [0.1, 0.05, 0.0, 0.85, 0.0];
+    const OTHER: [f32; N_CLASSES] = [0.2, 0.1, 0.0, 0.0, 0.7];
 
     #[test]
     fn enter_after_dwell_and_exit_on_change() {
@@ -330,9 +335,12 @@ mod tests {
 
     #[test]
     fn ambiguous_evidence_is_unknown() {
-        let flat = [0.3, 0.3, 0.2, 0.2];
+        let flat = [0.3, 0.3, 0.2, 0.2, 0.0];
         let (out, _) = run(&[flat; 10], SmootherConfig::default());
         assert!(out.iter().all(|a| *a == Activity::Unknown), "{out:?}");
+        // An activity outside the four is reported as unknown, not forced into one of them.
+        let (out, _) = run(&[OTHER; 20], SmootherConfig::default());
+        assert!(out[2..].iter().all(|a| *a == Activity::Unknown), "{out:?}");
     }
 
     #[test]

@@ -51,6 +51,33 @@ impl Zeroize for WindowView {
     }
 }
 
+/// Grid samples between the points of a slow view (0.4 s: 2.5 Hz).
+pub const SLOW_STRIDE: usize = 8;
+
+/// The slow view of a window: the accelerometer point-sampled every [`SLOW_STRIDE`] grid samples and linearly
+/// interpolated back onto the grid. It is what the same motion looks like through a low-rate, event-driven logger,
+/// so that the classifier trained on such logs can also judge full-rate input (see `model`).
+pub fn slow_view(src: &WindowView, out: &mut WindowView) {
+    let last = WINDOW_LEN - 1;
+    for k in 0..3 {
+        let mut i = 0;
+        while i < last {
+            let j = (i + SLOW_STRIDE).min(last);
+            let (a, b) = (src.accel[k][i], src.accel[k][j]);
+            for m in i..=j {
+                let w = (m - i) as f32 / (j - i) as f32;
+                out.accel[k][m] = a + (b - a) * w;
+            }
+            i = j;
+        }
+    }
+    out.up = src.up;
+    out.gravity_fraction = src.gravity_fraction;
+    out.input_rate_hz = src.input_rate_hz.min(crate::resample::RATE_HZ / SLOW_STRIDE as f32);
+    out.start_ns = src.start_ns;
+    out.end_ns = src.end_ns;
+}
+
 /// The ring buffer.
 #[derive(Debug, Clone)]
 pub struct WindowRing {
@@ -168,6 +195,14 @@ mod tests {
             }
         }
         assert_eq!(due, vec![99, 149, 199, 249, 299]);
+        let mut w = WindowView::default();
+        r.copy_window(&mut w);
+        let mut slow = WindowView::default();
+        slow_view(&w, &mut slow);
+        // A linear ramp survives point sampling and interpolation exactly.
+        for (a, b) in w.accel[0].iter().zip(&slow.accel[0]) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
         r.wipe();
         assert!(r.is_zero());
     }

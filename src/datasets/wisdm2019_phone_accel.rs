@@ -26,8 +26,11 @@ pub fn map_label(code: &str) -> Option<Label> {
     Some(match code {
         "A" | "C" => Label::Walking,
         "B" => Label::Running,
-        "D" | "E" => Label::Still,
-        "F" | "Q" | "H" | "I" | "J" | "K" | "L" | "G" | "R" | "S" | "M" | "O" | "P" => Label::Other,
+        // Sitting and standing, and the seated hand activities (typing, writing, eating, drinking): for a phone in
+        // the pocket the user is still, which is the README's first proposal. Mapping them to `other` would
+        // make the model abstain on ordinary sitting.
+        "D" | "E" | "F" | "Q" | "H" | "I" | "J" | "K" | "L" => Label::Still,
+        "G" | "R" | "S" | "M" | "O" | "P" => Label::Other,
         _ => return None,
     })
 }
