@@ -35,7 +35,11 @@ fn main() {
         if old != fresh {
             let old = String::from_utf8_lossy(&old);
             let new = String::from_utf8_lossy(&fresh);
-            let line = old.lines().zip(new.lines()).position(|(a, b)| a != b).unwrap_or(old.lines().count().min(new.lines().count()));
+            let line = old
+                .lines()
+                .zip(new.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(old.lines().count().min(new.lines().count()));
             panic!(
                 "include/motiongate.h is stale (first difference at line {}; fresh header at {}). \
                  Regenerate it with: MOTIONGATE_WRITE_HEADER=1 cargo build -p motiongate-ffi",

@@ -258,13 +258,8 @@ pub extern "system" fn Java_org_motiongate_Native_sessionNextEvent<'l>(
         // SAFETY: `session` is 0 or a live handle used by one thread at a time; `ev` is writable.
         let s = unsafe { mg_session_next_event(handle(session), &mut ev) };
         if s == mg_status::MG_OK {
-            let packed = [
-                ev.start_ns,
-                ev.end_ns,
-                ev.activity as jlong,
-                ev.kind as jlong,
-                jlong::from(ev.confidence.to_bits()),
-            ];
+            let packed =
+                [ev.start_ns, ev.end_ns, ev.activity as jlong, ev.kind as jlong, jlong::from(ev.confidence.to_bits())];
             out.set_region(env, 0, &packed)?;
         }
         Ok(status(s))
