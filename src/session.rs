@@ -82,7 +82,7 @@ pub struct Session {
 }
 
 impl Session {
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one call site, in Gate::open_session_at
     pub(crate) fn new(
         pipeline: Pipeline,
         id: u64,

@@ -1,1 +1,710 @@
-//! placeholder
+//! C ABI of motiongate: opaque handles, status codes, no raw-data getters, `catch_unwind` at every entry.
+//!
+//! This is the only place in the project with `unsafe` code. The header `include/motiongate.h` is generated from
+//! this file by cbindgen (see `build.rs`); the doc comments below are copied into it.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use motiongate::consent::store::MAX_KEY_LEN;
+use motiongate::consent::StateKind;
+use motiongate::{
+    Activity, ActivityEvent, CollectionMethod, ConsentError, EventKind, Gate, Gated, Sample, Sensors, Session,
+    SessionError,
+};
+
+/// cbindgen:ignore
+#[cfg(feature = "jni")]
+mod jni;
+
+/// Status returned by every function of this API (except the string getters and the `*_free` functions).
+///
+/// `MG_GATED_*` mean "no consent for live data"; the reason tells the app what to show. The numbers are stable.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum mg_status {
+    /// Success.
+    MG_OK = 0,
+    /// `mg_session_next_event`: no event is pending (not an error).
+    MG_NO_EVENT = 1,
+    /// Consent has not been asked for this purpose yet: ask the user, then `mg_gate_grant` or `mg_gate_deny`.
+    MG_GATED_NOT_DETERMINED = 10,
+    /// The user denied consent.
+    MG_GATED_DENIED = 11,
+    /// The user withdrew consent (the session's buffers are already wiped). Also returned by a session whose grant
+    /// was replaced by a newer grant: if `mg_gate_state` says `MG_CONSENT_GRANTED`, free it and open a new session.
+    MG_GATED_WITHDRAWN = 12,
+    /// The privacy policy version changed since consent was given: ask again.
+    MG_GATED_RECONSENT_REQUIRED = 13,
+    /// A NULL pointer, a bad length, a non-UTF-8 string, an invalid key (16 to 1024 bytes) or purpose name
+    /// (1 to 64 characters from `a-z 0-9 . _ -`), or a negative time.
+    MG_ERR_INVALID_ARGUMENT = 20,
+    /// A sample was refused (NaN or infinite value, beyond 16 g or 40 rad/s, time not increasing, `has_gyro` not
+    /// 0 or 1). The samples before it were accepted; the rest of the call was not looked at.
+    MG_ERR_INVALID_SAMPLE = 21,
+    /// The consent transition is not allowed in the current state (`mg_gate_deny` while consent is granted: use
+    /// `mg_gate_withdraw`).
+    MG_ERR_INVALID_TRANSITION = 22,
+    /// The consent record could not be read or written (the withdrawal still took effect in memory: retry).
+    MG_ERR_STORE_IO = 30,
+    /// The consent record is damaged, edited, or was written with another key: the gate fails closed.
+    MG_ERR_STORE_TAMPERED = 31,
+    /// A bug (caught panic) or a broken build (embedded model unavailable).
+    MG_ERR_INTERNAL = 99,
+}
+
+/// Consent state of a gate's purpose at the gate's policy version.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum mg_consent_state {
+    /// Never asked for this purpose (also: no record file yet).
+    MG_CONSENT_NOT_DETERMINED = 0,
+    /// Granted for this purpose and this policy version: `mg_session_open` succeeds.
+    MG_CONSENT_GRANTED = 1,
+    /// The user said no.
+    MG_CONSENT_DENIED = 2,
+    /// Granted earlier, then withdrawn.
+    MG_CONSENT_WITHDRAWN = 3,
+    /// The grant on record is for another privacy policy version: ask again.
+    MG_CONSENT_RECONSENT_REQUIRED = 4,
+}
+
+/// What the classifier reports.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum mg_activity {
+    /// Not moving (sitting, standing, lying, phone on a table).
+    MG_STILL = 0,
+    /// Walking, including stairs.
+    MG_WALKING = 1,
+    /// Running or jogging.
+    MG_RUNNING = 2,
+    /// In a vehicle: car, bus, train, metro.
+    MG_TRANSIT = 3,
+    /// No confident decision.
+    MG_UNKNOWN = 4,
+}
+
+/// Kind of an `mg_event`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum mg_event_kind {
+    /// The decision for one window hop (emitted every hop).
+    MG_UPDATE = 0,
+    /// A new activity has lasted the dwell time and is now current.
+    MG_ENTER = 1,
+    /// The current activity ended (followed by an `MG_ENTER` of the next one).
+    MG_EXIT = 2,
+}
+
+/// One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
+/// `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
+/// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct mg_sample {
+    /// Monotonic time, ns.
+    pub t_ns: i64,
+    /// Acceleration x, m/s^2 with gravity.
+    pub ax: f32,
+    /// Acceleration y, m/s^2 with gravity.
+    pub ay: f32,
+    /// Acceleration z, m/s^2 with gravity.
+    pub az: f32,
+    /// Angular rate x, rad/s.
+    pub gx: f32,
+    /// Angular rate y, rad/s.
+    pub gy: f32,
+    /// Angular rate z, rad/s.
+    pub gz: f32,
+    /// 1 when gx, gy, gz hold a gyroscope reading, 0 when not.
+    pub has_gyro: u8,
+}
+
+/// One decision or transition. Never carries a sample or a feature.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct mg_event {
+    /// Start of the span (input clock, ns): window start for `MG_UPDATE`, estimated activity start otherwise.
+    pub start_ns: i64,
+    /// End of the span: window end for `MG_UPDATE`, decision time for `MG_ENTER` / `MG_EXIT`.
+    pub end_ns: i64,
+    /// The activity (for `MG_EXIT`, the one that ended).
+    pub activity: mg_activity,
+    /// Probability of `activity` after smoothing, 0..1.
+    pub confidence: f32,
+    /// Update, enter or exit.
+    pub kind: mg_event_kind,
+}
+
+/// Bit of `mg_gate_grant_sensors`: the accelerometer (required).
+pub const MG_SENSOR_ACCELEROMETER: u32 = 1;
+/// Bit of `mg_gate_grant_sensors`: the gyroscope.
+pub const MG_SENSOR_GYROSCOPE: u32 = 2;
+/// Largest `n` accepted by `mg_session_push` in one call (push longer recordings in chunks).
+pub const MG_MAX_PUSH: usize = 1 << 24;
+
+/// The consent gate of one purpose (opaque). Wraps `motiongate::Gate`.
+pub struct mg_gate {
+    gate: Gate,
+}
+
+/// A live classification session (opaque). Wraps `motiongate::Session`.
+pub struct mg_session {
+    session: Session,
+}
+
+// The threading rules in the header rely on these.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<Gate>();
+    send::<Session>();
+};
+
+/// The C-side spelling of a status passed *into* `mg_status_str`: the header shows it as `mg_status`
+/// (cbindgen renames it), but Rust receives a plain `int` so an out-of-range value is not undefined behaviour.
+pub type mg_status_in = i32;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors and the last-error message.
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Records `msg` as the last error and returns `status`.
+fn fail(status: mg_status, msg: &str) -> mg_status {
+    set_last_error(msg);
+    status
+}
+
+fn gated_status(g: Gated) -> mg_status {
+    match g {
+        Gated::NotDetermined => mg_status::MG_GATED_NOT_DETERMINED,
+        Gated::Denied => mg_status::MG_GATED_DENIED,
+        Gated::Withdrawn | Gated::Superseded => mg_status::MG_GATED_WITHDRAWN,
+        Gated::ReconsentRequired => mg_status::MG_GATED_RECONSENT_REQUIRED,
+    }
+}
+
+fn consent_error(e: &ConsentError) -> mg_status {
+    let status = match e {
+        ConsentError::Io { .. } => mg_status::MG_ERR_STORE_IO,
+        ConsentError::Tampered { .. } => mg_status::MG_ERR_STORE_TAMPERED,
+        ConsentError::InvalidKey | ConsentError::InvalidPurpose | ConsentError::InvalidSensors => {
+            mg_status::MG_ERR_INVALID_ARGUMENT
+        }
+        ConsentError::InvalidTransition { .. } => mg_status::MG_ERR_INVALID_TRANSITION,
+        ConsentError::Gated(g) => gated_status(*g),
+        ConsentError::NoGrant => mg_status::MG_GATED_NOT_DETERMINED,
+        // A broken build; and future variants: never pretend success.
+        _ => mg_status::MG_ERR_INTERNAL,
+    };
+    // Consent errors never carry key bytes or sensor data (see `ConsentError`).
+    fail(status, &e.to_string())
+}
+
+/// Runs `f`, turning a panic into `MG_ERR_INTERNAL` (a panic must never unwind into C).
+fn guard(f: impl FnOnce() -> mg_status) -> mg_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(s) => s,
+        Err(_) => fail(mg_status::MG_ERR_INTERNAL, "internal error (caught panic)"),
+    }
+}
+
+fn null_arg(name: &str) -> mg_status {
+    fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is NULL"))
+}
+
+/// Reads a NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for reads.
+unsafe fn c_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, mg_status> {
+    if p.is_null() {
+        return Err(null_arg(name));
+    }
+    // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string that outlives this call.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str().map_err(|_| fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is not valid UTF-8")))
+}
+
+fn time_arg(unix_ms: i64) -> Result<u64, mg_status> {
+    u64::try_from(unix_ms).map_err(|_| fail(mg_status::MG_ERR_INVALID_ARGUMENT, "unix_ms is negative"))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Strings.
+
+/// A static, human-readable description of `status` (English, never NULL; "unknown status" for other values).
+#[no_mangle]
+pub extern "C" fn mg_status_str(status: mg_status_in) -> *const c_char {
+    let s: &'static CStr = match status {
+        0 => c"ok",
+        1 => c"no event pending",
+        10 => c"consent has not been asked for this purpose yet",
+        11 => c"consent for this purpose was denied",
+        12 => c"consent for this purpose was withdrawn",
+        13 => c"the privacy policy changed since consent was given; consent must be asked again",
+        20 => c"invalid argument",
+        21 => c"invalid sample",
+        22 => c"consent transition not allowed in the current state",
+        30 => c"the consent record cannot be read or written",
+        31 => c"the consent record cannot be trusted (damaged or another key)",
+        99 => c"internal error",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// The library version ("major.minor.patch"), static, never NULL.
+#[no_mangle]
+pub extern "C" fn mg_version() -> *const c_char {
+    const V: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+    V.as_ptr()
+}
+
+/// The message of the last call *on this thread* that failed (returned neither `MG_OK` nor `MG_NO_EVENT`), or ""
+/// when none has. Never NULL; never contains a sensor value or key byte. Valid until the next failing call on this
+/// thread: copy it if you keep it.
+#[no_mangle]
+pub extern "C" fn mg_last_error() -> *const c_char {
+    catch_unwind(|| LAST_ERROR.with(|e| e.borrow().as_ptr())).unwrap_or(c"".as_ptr())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gate.
+
+/// Opens (and verifies) the consent record at `store_path` with the host `key` (16 to 1024 bytes; on phones keep it
+/// in Keychain / Keystore) for `purpose` at `policy_version` (the privacy policy version the app shows). A missing
+/// file is `MG_CONSENT_NOT_DETERMINED`; the file is created on the first grant or deny. On success `*out` is a new
+/// gate to free with `mg_gate_free`; on failure `*out` is set to NULL (when `out` is not NULL).
+///
+/// Returns `MG_ERR_STORE_TAMPERED` when the record is damaged, edited, or was written with another key (also when
+/// the same record is already open in this process with another key), `MG_ERR_STORE_IO` when it cannot be read,
+/// `MG_ERR_INVALID_ARGUMENT` for NULL pointers, non-UTF-8 strings, a bad key length or purpose name. If the record
+/// holds a grant for an older policy version, open sessions of that purpose are stopped and the state becomes
+/// `MG_CONSENT_RECONSENT_REQUIRED`.
+///
+/// # Safety
+/// `store_path` and `purpose` are NULL or NUL-terminated strings; `key` is NULL or points to `key_len` readable
+/// bytes; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_open(
+    store_path: *const c_char,
+    key: *const u8,
+    key_len: usize,
+    purpose: *const c_char,
+    policy_version: u32,
+    out: *mut *mut mg_gate,
+) -> mg_status {
+    guard(|| {
+        if out.is_null() {
+            return null_arg("out");
+        }
+        // SAFETY: `out` is non-NULL and writable (caller contract).
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: caller contract: NULL or NUL-terminated.
+        let path = match unsafe { c_str(store_path, "store_path") } {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        // SAFETY: caller contract: NULL or NUL-terminated.
+        let purpose = match unsafe { c_str(purpose, "purpose") } {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if key.is_null() {
+            return null_arg("key");
+        }
+        if key_len > MAX_KEY_LEN {
+            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "the record key must be 16 to 1024 bytes");
+        }
+        // SAFETY: `key` is non-NULL and the caller guarantees `key_len` (<= 1024) readable bytes.
+        let key = unsafe { std::slice::from_raw_parts(key, key_len) };
+        match Gate::open(path, key, purpose, policy_version) {
+            Ok(gate) => {
+                let h = Box::into_raw(Box::new(mg_gate { gate }));
+                // SAFETY: `out` is non-NULL and writable (checked above).
+                unsafe { out.write(h) };
+                mg_status::MG_OK
+            }
+            Err(e) => consent_error(&e),
+        }
+    })
+}
+
+/// Borrows the gate behind a handle.
+///
+/// # Safety
+/// `gate` is NULL or a live handle from `mg_gate_open`.
+unsafe fn gate_ref<'a>(gate: *const mg_gate) -> Result<&'a Gate, mg_status> {
+    // SAFETY: caller contract: NULL or a live handle (Box::into_raw); only shared access is taken, and `Gate` is
+    // `Sync`.
+    match unsafe { gate.as_ref() } {
+        Some(g) => Ok(&g.gate),
+        None => Err(null_arg("gate")),
+    }
+}
+
+/// Writes the consent state of the gate's purpose at its policy version to `*out`.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_state(gate: *const mg_gate, out: *mut mg_consent_state) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        if out.is_null() {
+            return null_arg("out");
+        }
+        let state = match gate.state().kind() {
+            StateKind::NotDetermined => mg_consent_state::MG_CONSENT_NOT_DETERMINED,
+            StateKind::Granted => mg_consent_state::MG_CONSENT_GRANTED,
+            StateKind::Denied => mg_consent_state::MG_CONSENT_DENIED,
+            StateKind::Withdrawn => mg_consent_state::MG_CONSENT_WITHDRAWN,
+            StateKind::ReconsentRequired => mg_consent_state::MG_CONSENT_RECONSENT_REQUIRED,
+        };
+        // SAFETY: `out` is non-NULL and writable (caller contract).
+        unsafe { out.write(state) };
+        mg_status::MG_OK
+    })
+}
+
+/// Records that the user granted consent (accelerometer and gyroscope) at `unix_ms` (wall clock, ms since
+/// 1970, >= 0), collected through the app. Accepted in every state; sessions opened under an earlier grant are
+/// stopped (their calls return `MG_GATED_WITHDRAWN`: open new ones).
+///
+/// # Safety
+/// `gate` is NULL or a live gate.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_grant(gate: *mut mg_gate, unix_ms: i64) -> mg_status {
+    // SAFETY: same contract.
+    unsafe { mg_gate_grant_sensors(gate, unix_ms, MG_SENSOR_ACCELEROMETER | MG_SENSOR_GYROSCOPE) }
+}
+
+/// `mg_gate_grant` for a subset of sensors: `sensors` is `MG_SENSOR_ACCELEROMETER`, optionally or-ed with
+/// `MG_SENSOR_GYROSCOPE`. Without the gyroscope bit, sessions drop gyroscope readings before any buffer.
+/// Other bits, or no accelerometer bit: `MG_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `gate` is NULL or a live gate.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_grant_sensors(gate: *mut mg_gate, unix_ms: i64, sensors: u32) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let at = match time_arg(unix_ms) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        if sensors & !(MG_SENSOR_ACCELEROMETER | MG_SENSOR_GYROSCOPE) != 0 || sensors & MG_SENSOR_ACCELEROMETER == 0 {
+            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "sensors must include MG_SENSOR_ACCELEROMETER only");
+        }
+        let sensors = Sensors { accelerometer: true, gyroscope: sensors & MG_SENSOR_GYROSCOPE != 0 };
+        match gate.grant(at, CollectionMethod::InAppDialog, sensors) {
+            Ok(()) => mg_status::MG_OK,
+            Err(e) => consent_error(&e),
+        }
+    })
+}
+
+/// Records that the user refused consent at `unix_ms`. Refused with `MG_ERR_INVALID_TRANSITION` while consent is
+/// granted (use `mg_gate_withdraw`, which purges).
+///
+/// # Safety
+/// `gate` is NULL or a live gate.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_deny(gate: *mut mg_gate, unix_ms: i64) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let at = match time_arg(unix_ms) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        match gate.deny(at) {
+            Ok(()) => mg_status::MG_OK,
+            Err(e) => consent_error(&e),
+        }
+    })
+}
+
+/// Withdraws consent at `unix_ms`. Before this returns, every open session of this purpose (on any thread, opened
+/// through any gate on the same record) is stopped and its buffers are zeroized; `*out_bytes_wiped` (if not NULL)
+/// receives how many bytes were wiped. Call it when the user revokes consent in the app *and* when the OS sensor
+/// permission is revoked. `MG_ERR_STORE_IO` means the withdrawal took effect in memory but is not yet persisted:
+/// call again.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out_bytes_wiped` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_withdraw(gate: *mut mg_gate, unix_ms: i64, out_bytes_wiped: *mut u64) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        let at = match time_arg(unix_ms) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        match gate.withdraw(at) {
+            Ok(report) => {
+                if !out_bytes_wiped.is_null() {
+                    // SAFETY: non-NULL and writable (caller contract).
+                    unsafe { out_bytes_wiped.write(report.bytes_wiped) };
+                }
+                mg_status::MG_OK
+            }
+            Err(e) => consent_error(&e),
+        }
+    })
+}
+
+/// Frees a gate. NULL is a no-op. Sessions opened from it stay valid (and stay stoppable: a gate re-opened on the
+/// same record reaches them). The handle must not be in use on another thread.
+///
+/// # Safety
+/// `gate` is NULL or a live gate, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_free(gate: *mut mg_gate) {
+    if gate.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a live handle made by Box::into_raw in mg_gate_open, freed once (caller contract).
+        drop(unsafe { Box::from_raw(gate) });
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Session.
+
+/// Opens a live session with the embedded default model. Without a grant for the gate's purpose and policy
+/// version, returns the gated status (`MG_GATED_*`) and sets `*out` to NULL. On success `*out` is a new session to
+/// free with `mg_session_free` (which logs `session_closed` and wipes its buffers).
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_session) -> mg_status {
+    guard(|| {
+        if out.is_null() {
+            return null_arg("out");
+        }
+        // SAFETY: `out` is non-NULL and writable (caller contract).
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        match gate.open_session() {
+            Ok(session) => {
+                let h = Box::into_raw(Box::new(mg_session { session }));
+                // SAFETY: `out` is non-NULL and writable (checked above).
+                unsafe { out.write(h) };
+                mg_status::MG_OK
+            }
+            Err(e) => consent_error(&e),
+        }
+    })
+}
+
+/// Borrows the session behind a handle, exclusively.
+///
+/// # Safety
+/// `session` is NULL or a live handle from `mg_session_open`, not used concurrently on another thread.
+unsafe fn session_mut<'a>(session: *mut mg_session) -> Result<&'a mut Session, mg_status> {
+    // SAFETY: caller contract: NULL or a live Box::into_raw handle with no concurrent user.
+    match unsafe { session.as_mut() } {
+        Some(s) => Ok(&mut s.session),
+        None => Err(null_arg("session")),
+    }
+}
+
+const CHUNK: usize = 64;
+
+fn to_sample(s: &mg_sample) -> Result<Sample, ()> {
+    let accel = [s.ax, s.ay, s.az];
+    match s.has_gyro {
+        0 => Ok(Sample { t_ns: s.t_ns, accel: accel.into(), gyro: None }),
+        1 => Ok(Sample::with_gyro(s.t_ns, accel, [s.gx, s.gy, s.gz])),
+        _ => Err(()),
+    }
+}
+
+/// Feeds `n` samples (in time order) to the session. Events produced are taken with `mg_session_next_event`.
+/// While consent holds, `n == 0` is `MG_OK` whatever `samples` is; `n > 0` with `samples == NULL`, or
+/// `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error` names its index and
+/// field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
+/// touches nothing. Does not allocate.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable
+/// `mg_sample`s.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_push(session: *mut mg_session, samples: *const mg_sample, n: usize) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let session = match unsafe { session_mut(session) } {
+            Ok(s) => s,
+            Err(s) => return s,
+        };
+        if let Some(g) = session.gated() {
+            return fail(gated_status(g), &g.to_string());
+        }
+        if n == 0 {
+            return mg_status::MG_OK;
+        }
+        if samples.is_null() {
+            return null_arg("samples");
+        }
+        if n > MG_MAX_PUSH {
+            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "n is larger than MG_MAX_PUSH; push in chunks");
+        }
+        // SAFETY: non-NULL, `n` <= MG_MAX_PUSH (so the byte size fits isize), and the caller guarantees `n`
+        // readable, initialized `mg_sample`s (a plain-old-data struct: every bit pattern is valid).
+        let input = unsafe { std::slice::from_raw_parts(samples, n) };
+        let mut buf = [Sample::accel(0, 0.0, 0.0, 0.0); CHUNK];
+        for (c, chunk) in input.chunks(CHUNK).enumerate() {
+            for (i, s) in chunk.iter().enumerate() {
+                match to_sample(s) {
+                    Ok(x) => buf[i] = x,
+                    Err(()) => {
+                        // Push the valid prefix first so "the samples before it were accepted" holds.
+                        if let Err(e) = session.push(&buf[..i]) {
+                            return session_error(e, c * CHUNK);
+                        }
+                        return fail(
+                            mg_status::MG_ERR_INVALID_SAMPLE,
+                            &format!("sample {} refused: has_gyro must be 0 or 1", c * CHUNK + i),
+                        );
+                    }
+                }
+            }
+            if let Err(e) = session.push(&buf[..chunk.len()]) {
+                return session_error(e, c * CHUNK);
+            }
+        }
+        mg_status::MG_OK
+    })
+}
+
+fn session_error(e: SessionError, offset: usize) -> mg_status {
+    match e {
+        SessionError::Gated(g) => fail(gated_status(g), &g.to_string()),
+        // `SampleError` messages name the field and the problem, never a value.
+        SessionError::InvalidSample { index, error } => {
+            fail(mg_status::MG_ERR_INVALID_SAMPLE, &format!("sample {} refused: {error}", offset + index))
+        }
+    }
+}
+
+fn to_event(e: &ActivityEvent) -> mg_event {
+    mg_event {
+        start_ns: e.start_ns,
+        end_ns: e.end_ns,
+        activity: match e.activity {
+            Activity::Still => mg_activity::MG_STILL,
+            Activity::Walking => mg_activity::MG_WALKING,
+            Activity::Running => mg_activity::MG_RUNNING,
+            Activity::Transit => mg_activity::MG_TRANSIT,
+            Activity::Unknown => mg_activity::MG_UNKNOWN,
+        },
+        confidence: e.confidence,
+        kind: match e.kind {
+            EventKind::Update => mg_event_kind::MG_UPDATE,
+            EventKind::Enter => mg_event_kind::MG_ENTER,
+            EventKind::Exit => mg_event_kind::MG_EXIT,
+        },
+    }
+}
+
+/// Takes the oldest pending event into `*out`: `MG_OK`, or `MG_NO_EVENT` when none is pending. Once consent has
+/// ended, returns the gated status (pending events were wiped with the buffers) and leaves `*out` untouched.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *mut mg_event) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let session = match unsafe { session_mut(session) } {
+            Ok(s) => s,
+            Err(s) => return s,
+        };
+        if out.is_null() {
+            return null_arg("out");
+        }
+        match session.next_event() {
+            Some(ev) => {
+                // SAFETY: non-NULL and writable (caller contract).
+                unsafe { out.write(to_event(&ev)) };
+                mg_status::MG_OK
+            }
+            None => match session.gated() {
+                Some(g) => fail(gated_status(g), &g.to_string()),
+                None => mg_status::MG_NO_EVENT,
+            },
+        }
+    })
+}
+
+/// `MG_OK` while the session may classify, else the gated status (why it was stopped). Cheap (one atomic load).
+///
+/// # Safety
+/// `session` is NULL or a live session.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_status(session: *const mg_session) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract: NULL or a live handle; shared access only.
+        match unsafe { session.as_ref() } {
+            None => null_arg("session"),
+            Some(s) => match s.session.gated() {
+                Some(g) => gated_status(g),
+                None => mg_status::MG_OK,
+            },
+        }
+    })
+}
+
+/// Frees a session: wipes its buffers and logs `session_closed`. NULL is a no-op. Valid after the gate was freed.
+///
+/// # Safety
+/// `session` is NULL or a live session, not in use on another thread, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_free(session: *mut mg_session) {
+    if session.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a live handle made by Box::into_raw in mg_session_open, freed once (caller contract).
+        drop(unsafe { Box::from_raw(session) });
+    }));
+}

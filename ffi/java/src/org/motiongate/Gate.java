@@ -1,0 +1,80 @@
+package org.motiongate;
+
+/**
+ * The consent gate of one purpose ({@code mg_gate}). Thread-safe: methods may be called from any thread (the UI
+ * thread typically calls {@link #withdraw}, even while a {@link Session} is pushed on a sensor thread).
+ * {@link #close()} frees the native gate; sessions opened from it stay valid.
+ */
+public final class Gate implements AutoCloseable {
+    private long handle;
+
+    private Gate(long handle) {
+        this.handle = handle;
+    }
+
+    /**
+     * Opens and verifies the consent record at {@code path} with {@code key} (16 to 1024 bytes, from the Android
+     * Keystore) for {@code purpose} at {@code policyVersion}. Throws status 31 when the record is damaged or was
+     * written with another key.
+     */
+    public static Gate open(String path, byte[] key, String purpose, int policyVersion) {
+        long[] out = new long[1];
+        Native.check(Native.gateOpen(path, key, purpose, policyVersion, out));
+        return new Gate(out[0]);
+    }
+
+    private long live() {
+        if (handle == 0) {
+            throw new IllegalStateException("gate is closed");
+        }
+        return handle;
+    }
+
+    /** The consent state of this gate's purpose. */
+    public synchronized ConsentState state() {
+        int[] out = new int[1];
+        Native.check(Native.gateState(live(), out));
+        return ConsentState.fromCode(out[0]);
+    }
+
+    /** Records the user's grant (accelerometer and gyroscope) at {@code unixMs}. */
+    public synchronized void grant(long unixMs) {
+        Native.check(Native.gateGrant(live(), unixMs));
+    }
+
+    /** Records a refusal (status 22 while consent is granted: use {@link #withdraw}). */
+    public synchronized void deny(long unixMs) {
+        Native.check(Native.gateDeny(live(), unixMs));
+    }
+
+    /**
+     * Withdraws consent: before this returns, every open session of this purpose is stopped and wiped. Call it when
+     * the user revokes consent and when {@code ACTIVITY_RECOGNITION} is revoked. Returns the bytes wiped.
+     */
+    public synchronized long withdraw(long unixMs) {
+        long[] out = new long[1];
+        Native.check(Native.gateWithdraw(live(), unixMs, out));
+        return out[0];
+    }
+
+    /** Opens a live session (throws a gated {@link MotiongateException} without consent). */
+    public synchronized Session openSession() {
+        long[] out = new long[1];
+        Native.check(Native.sessionOpen(live(), out));
+        return new Session(out[0]);
+    }
+
+    @Override
+    public synchronized void close() {
+        long h = handle;
+        handle = 0;
+        if (h != 0) {
+            Native.gateFree(h);
+        }
+    }
+
+    /** The native library version. */
+    public static String version() {
+        return Native.version();
+    }
+}

@@ -1,0 +1,46 @@
+package org.motiongate;
+
+/** The JNI entry points (ffi/src/jni.rs): one per C function, handles as {@code long}, statuses as {@code int}. */
+final class Native {
+    static {
+        System.loadLibrary("motiongate_ffi");
+    }
+
+    private Native() {}
+
+    static native int gateOpen(String path, byte[] key, String purpose, int policyVersion, long[] outHandle);
+
+    static native int gateState(long gate, int[] outState);
+
+    static native int gateGrant(long gate, long unixMs);
+
+    static native int gateDeny(long gate, long unixMs);
+
+    static native int gateWithdraw(long gate, long unixMs, long[] outBytesWiped);
+
+    static native void gateFree(long gate);
+
+    static native int sessionOpen(long gate, long[] outHandle);
+
+    static native int sessionPush(long session, long[] tNs, float[] accel, float[] gyro, int n);
+
+    /** out = {start_ns, end_ns, activity, kind, Float.floatToRawIntBits(confidence)}. */
+    static native int sessionNextEvent(long session, long[] out);
+
+    static native int sessionStatus(long session);
+
+    static native void sessionFree(long session);
+
+    static native String statusStr(int status);
+
+    static native String lastError();
+
+    static native String version();
+
+    /** Throws a {@link MotiongateException} unless {@code status} is MG_OK. */
+    static void check(int status) {
+        if (status != MotiongateException.OK) {
+            throw new MotiongateException(status, lastError());
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package org.motiongate;
+
+/**
+ * A live classification session ({@code mg_session}). Use it from one thread at a time (typically the sensor
+ * thread; methods are synchronized). After consent ends, {@link #push} and {@link #nextEvent} throw a gated
+ * {@link MotiongateException} (status 12 after a withdrawal). {@link #close()} wipes the buffers.
+ */
+public final class Session implements AutoCloseable {
+    private long handle;
+
+    Session(long handle) {
+        this.handle = handle;
+    }
+
+    private long live() {
+        if (handle == 0) {
+            throw new IllegalStateException("session is closed");
+        }
+        return handle;
+    }
+
+    /**
+     * Pushes {@code tNs.length} samples: {@code tNs} monotonic ns (strictly increasing, e.g.
+     * {@code SensorEvent.timestamp}), {@code accel} x,y,z per sample in m/s^2 with gravity, {@code gyro} x,y,z per
+     * sample in rad/s or {@code null}.
+     */
+    public void push(long[] tNs, float[] accel, float[] gyro) {
+        push(tNs, accel, gyro, tNs == null ? 0 : tNs.length);
+    }
+
+    /** Pushes the first {@code n} samples of the arrays. */
+    public synchronized void push(long[] tNs, float[] accel, float[] gyro, int n) {
+        Native.check(Native.sessionPush(live(), tNs, accel, gyro, n));
+    }
+
+    /** The oldest pending event, or {@code null} when none is pending. */
+    public synchronized Event nextEvent() {
+        long[] out = new long[5];
+        int status = Native.sessionNextEvent(live(), out);
+        if (status == MotiongateException.NO_EVENT) {
+            return null;
+        }
+        Native.check(status);
+        return new Event(out[0], out[1], Activity.fromCode((int) out[2]),
+                Float.intBitsToFloat((int) out[4]), Event.Kind.values()[(int) out[3]]);
+    }
+
+    /** 0 while the session may classify, else the gated status. */
+    public synchronized int status() {
+        return Native.sessionStatus(live());
+    }
+
+    @Override
+    public synchronized void close() {
+        long h = handle;
+        handle = 0;
+        if (h != 0) {
+            Native.sessionFree(h);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.motiongate.Activity;
+import org.motiongate.ConsentState;
+import org.motiongate.Event;
+import org.motiongate.Gate;
+import org.motiongate.MotiongateException;
+import org.motiongate.Session;
+
+/** The flow of ffi/tests/c/flow.c through the Java API. Plain main: exits 1 on the first failure. */
+public final class FlowTest {
+    private static int checks = 0;
+
+    private static void check(boolean cond, String what) {
+        checks++;
+        if (!cond) {
+            System.err.println("FAIL: " + what);
+            System.exit(1);
+        }
+    }
+
+    interface Body {
+        void run();
+    }
+
+    private static MotiongateException expectStatus(int status, String what, Body body) {
+        try {
+            body.run();
+        } catch (MotiongateException e) {
+            check(e.getStatus() == status, what + ": status " + e.getStatus() + " (" + e.getMessage() + "), expected " + status);
+            return e;
+        }
+        check(false, what + ": no exception, expected status " + status);
+        return null;
+    }
+
+    private static final byte[] KEY = new byte[32];
+    private static final String PURPOSE = "activity";
+    private static final int POLICY = 3;
+    private static final long T0 = 1700000000000L;
+
+    public static void main(String[] args) throws IOException {
+        for (int i = 0; i < KEY.length; i++) KEY[i] = (byte) (i + 1);
+        String tracePath = args.length > 0 ? args[0] : "data/hapt_user01_rec1_excerpt.csv";
+        List<double[]> rows = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(Paths.get(tracePath), StandardCharsets.UTF_8)) {
+            String line;
+            boolean header = false;
+            while ((line = r.readLine()) != null) {
+                if (line.isEmpty() || line.startsWith("#")) continue;
+                if (!header) {
+                    check(line.startsWith("t,ax,ay,az,gx,gy,gz,label"), "trace header");
+                    header = true;
+                    continue;
+                }
+                String[] f = line.split(",", -1);
+                double[] v = new double[7];
+                for (int k = 0; k < 7; k++) v[k] = Double.parseDouble(f[k]);
+                rows.add(v);
+            }
+        }
+        int n = rows.size();
+        check(n > 1000, "trace has " + n + " samples");
+        System.out.println("motiongate " + Gate.version() + " (JNI): " + n + " samples from " + tracePath);
+
+        Path dir = Files.createTempDirectory("motiongate-jni-");
+        String record = dir.resolve("consent.json").toString();
+        try {
+            run(rows, record);
+        } finally {
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        System.out.println("FlowTest: all " + checks + " checks passed");
+    }
+
+    private static void run(List<double[]> rows, String record) throws IOException {
+        int n = rows.size();
+        Gate gate = Gate.open(record, KEY, PURPOSE, POLICY);
+        check(gate.state() == ConsentState.NOT_DETERMINED, "initial state " + gate.state());
+        MotiongateException e = expectStatus(10, "session before consent", gate::openSession);
+        check(e.isGated(), "gated exception");
+
+        // Bad arguments.
+        expectStatus(20, "null path", () -> Gate.open(null, KEY, PURPOSE, POLICY));
+        expectStatus(20, "null key", () -> Gate.open(record, null, PURPOSE, POLICY));
+        expectStatus(20, "short key", () -> Gate.open(record, new byte[3], PURPOSE, POLICY));
+        expectStatus(20, "bad purpose", () -> Gate.open(record, KEY, "Not A Purpose", POLICY));
+        expectStatus(20, "negative time", () -> gate.grant(-1));
+
+        gate.grant(T0);
+        check(gate.state() == ConsentState.GRANTED, "granted");
+        expectStatus(22, "deny while granted", () -> gate.deny(T0 + 1));
+
+        int updates = 0, enters = 0, exits = 0;
+        boolean walking = false, still = false;
+        Session session = gate.openSession();
+        check(session.status() == 0, "live session");
+        session.push(new long[0], new float[0], null);
+        expectStatus(20, "short accel array", () -> session.push(new long[2], new float[3], null));
+        expectStatus(20, "null arrays", () -> session.push(null, null, null, 4));
+        expectStatus(21, "NaN sample", () -> session.push(new long[] {1}, new float[] {Float.NaN, 0, 9.8f}, null));
+        check(session.nextEvent() == null, "no event yet");
+
+        final int chunk = 37;
+        long[] t = new long[chunk];
+        float[] a = new float[3 * chunk];
+        float[] g = new float[3 * chunk];
+        for (int i = 0; i < n; i += chunk) {
+            int m = Math.min(chunk, n - i);
+            for (int j = 0; j < m; j++) {
+                double[] v = rows.get(i + j);
+                t[j] = Math.round(v[0] * 1e9);
+                for (int k = 0; k < 3; k++) {
+                    a[3 * j + k] = (float) v[1 + k];
+                    g[3 * j + k] = (float) v[4 + k];
+                }
+            }
+            session.push(t, a, g, m);
+            Event ev;
+            while ((ev = session.nextEvent()) != null) {
+                check(ev.confidence >= 0f && ev.confidence <= 1f, "confidence " + ev.confidence);
+                switch (ev.kind) {
+                    case UPDATE: updates++; break;
+                    case EXIT: exits++; break;
+                    case ENTER:
+                        enters++;
+                        System.out.printf("  ENTER %7.2f - %7.2f  %-8s (%.2f)%n", ev.startNs / 1e9, ev.endNs / 1e9,
+                                ev.activity, ev.confidence);
+                        walking |= ev.activity == Activity.WALKING;
+                        still |= ev.activity == Activity.STILL;
+                        break;
+                }
+            }
+        }
+        System.out.println("events: " + updates + " update, " + enters + " enter, " + exits + " exit");
+        check(updates > 50, "updates: " + updates);
+        check(walking, "an ENTER of walking");
+        check(still, "an ENTER of still");
+
+        long wiped = gate.withdraw(T0 + 60000);
+        System.out.println("withdraw wiped " + wiped + " bytes");
+        check(wiped > 0, "bytes wiped");
+        MotiongateException w = expectStatus(12, "push after withdraw", () -> session.push(t, a, g, 1));
+        check(w.isGated(), "withdrawn is gated");
+        expectStatus(12, "next event after withdraw", session::nextEvent);
+        check(session.status() == 12, "session status after withdraw");
+        check(gate.state() == ConsentState.WITHDRAWN, "withdrawn state");
+        expectStatus(12, "open after withdraw", gate::openSession);
+        session.close();
+        session.close(); // idempotent
+        gate.close();
+        gate.close();
+
+        try (Gate again = Gate.open(record, KEY, PURPOSE, POLICY)) {
+            check(again.state() == ConsentState.WITHDRAWN, "persisted withdrawal");
+        }
+
+        // Another key, and a damaged record: fail closed.
+        byte[] other = KEY.clone();
+        other[0] ^= (byte) 0xFF;
+        expectStatus(31, "wrong key", () -> Gate.open(record, other, PURPOSE, POLICY));
+        try (RandomAccessFile f = new RandomAccessFile(record, "rw")) {
+            long at = f.length() / 2;
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0x04);
+        }
+        expectStatus(31, "damaged record", () -> Gate.open(record, KEY, PURPOSE, POLICY));
+    }
+}

@@ -1,0 +1,318 @@
+//! JNI shim for Android (feature `jni`): the native methods of `org.motiongate.Native`, each a thin call of the C
+//! ABI function of the same name. Handles travel as Java `long`s; every method returns the `mg_status` as an `int`
+//! and the Java classes (`Gate`, `Session`) turn non-OK statuses into `MotiongateException`s.
+//!
+//! Panics are caught twice: by `EnvUnowned::with_env` here and by the C functions themselves.
+
+use std::ffi::{c_char, CStr, CString};
+
+use ::jni::errors::{Error, ThrowRuntimeExAndDefault};
+use ::jni::objects::{JByteArray, JClass, JFloatArray, JIntArray, JLongArray, JString};
+use ::jni::refs::Reference;
+use ::jni::sys::{jint, jlong};
+use ::jni::{Env, EnvUnowned};
+
+use crate::*;
+
+type JResult<T> = Result<T, Error>;
+
+fn status(s: mg_status) -> jint {
+    s as jint
+}
+
+fn invalid(msg: &str) -> jint {
+    status(fail(mg_status::MG_ERR_INVALID_ARGUMENT, msg))
+}
+
+/// Reads a Java string into a C string (`None` for null or an embedded NUL).
+fn c_string(env: &Env<'_>, s: &JString<'_>) -> JResult<Option<CString>> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    Ok(CString::new(s.try_to_string(env)?).ok())
+}
+
+fn handle<T>(h: jlong) -> *mut T {
+    h as usize as *mut T
+}
+
+fn static_str<'l>(env: &mut Env<'l>, p: *const c_char) -> JResult<JString<'l>> {
+    // SAFETY: `p` comes from mg_status_str / mg_version / mg_last_error: never NULL, NUL-terminated, valid at least
+    // until the next failing call on this thread (we copy it right away).
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy();
+    JString::from_str(env, s)
+}
+
+/// `static native int gateOpen(String path, byte[] key, String purpose, int policyVersion, long[] outHandle)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    path: JString<'l>,
+    key: JByteArray<'l>,
+    purpose: JString<'l>,
+    policy_version: jint,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 1 {
+            return Ok(invalid("out must be a long[1]"));
+        }
+        let (Some(path), Some(purpose)) = (c_string(env, &path)?, c_string(env, &purpose)?) else {
+            return Ok(invalid("path or purpose is null or contains NUL"));
+        };
+        if key.is_null() {
+            return Ok(invalid("key is null"));
+        }
+        let key = env.convert_byte_array(&key)?;
+        let mut gate: *mut mg_gate = std::ptr::null_mut();
+        // SAFETY: valid NUL-terminated strings, a live key buffer of `key.len()` bytes, a writable out pointer.
+        let s = unsafe {
+            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version as u32, &mut gate)
+        };
+        out.set_region(env, 0, &[gate as usize as jlong])?;
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int gateState(long gate, int[] outState)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateState<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    out: JIntArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 1 {
+            return Ok(invalid("out must be an int[1]"));
+        }
+        let mut st = mg_consent_state::MG_CONSENT_NOT_DETERMINED;
+        // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate` (which serializes free against use).
+        let s = unsafe { mg_gate_state(handle(gate), &mut st) };
+        out.set_region(env, 0, &[st as jint])?;
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int gateGrant(long gate, long unixMs)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateGrant<'l>(
+    _env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    unix_ms: jlong,
+) -> jint {
+    // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate`.
+    status(unsafe { mg_gate_grant(handle(gate), unix_ms) })
+}
+
+/// `static native int gateDeny(long gate, long unixMs)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateDeny<'l>(
+    _env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    unix_ms: jlong,
+) -> jint {
+    // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate`.
+    status(unsafe { mg_gate_deny(handle(gate), unix_ms) })
+}
+
+/// `static native int gateWithdraw(long gate, long unixMs, long[] outBytesWiped)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateWithdraw<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    unix_ms: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 1 {
+            return Ok(invalid("out must be a long[1]"));
+        }
+        let mut wiped = 0u64;
+        // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate`; `wiped` is writable.
+        let s = unsafe { mg_gate_withdraw(handle(gate), unix_ms, &mut wiped) };
+        out.set_region(env, 0, &[wiped as jlong])?;
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native void gateFree(long gate)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateFree<'l>(_env: EnvUnowned<'l>, _class: JClass<'l>, gate: jlong) {
+    // SAFETY: `gate` is 0 or a live handle; the Java `Gate` zeroes its field first so it is freed once.
+    unsafe { mg_gate_free(handle(gate)) }
+}
+
+/// `static native int sessionOpen(long gate, long[] outHandle)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 1 {
+            return Ok(invalid("out must be a long[1]"));
+        }
+        let mut session: *mut mg_session = std::ptr::null_mut();
+        // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate`; `session` is writable.
+        let s = unsafe { mg_session_open(handle(gate), &mut session) };
+        out.set_region(env, 0, &[session as usize as jlong])?;
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int sessionPush(long session, long[] tNs, float[] accel, float[] gyro, int n)`: `accel` holds
+/// `3n` values (x, y, z per sample), `gyro` is null or holds `3n` values.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+    t_ns: JLongArray<'l>,
+    accel: JFloatArray<'l>,
+    gyro: JFloatArray<'l>,
+    n: jint,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        let Ok(n) = usize::try_from(n) else { return Ok(invalid("n is negative")) };
+        if n > MG_MAX_PUSH {
+            return Ok(invalid("n is larger than MG_MAX_PUSH; push in chunks"));
+        }
+        if n == 0 {
+            // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
+            return Ok(status(unsafe { mg_session_push(handle(session), std::ptr::null(), 0) }));
+        }
+        if t_ns.is_null() || accel.is_null() || t_ns.len(env)? < n || accel.len(env)? < 3 * n {
+            return Ok(invalid("tNs must hold n values and accel 3n"));
+        }
+        let has_gyro = !gyro.is_null();
+        if has_gyro && gyro.len(env)? < 3 * n {
+            return Ok(invalid("gyro must be null or hold 3n values"));
+        }
+        let mut t = vec![0i64; n];
+        let mut a = vec![0f32; 3 * n];
+        let mut g = vec![0f32; if has_gyro { 3 * n } else { 0 }];
+        t_ns.get_region(env, 0, &mut t)?;
+        accel.get_region(env, 0, &mut a)?;
+        if has_gyro {
+            gyro.get_region(env, 0, &mut g)?;
+        }
+        let mut samples: Vec<mg_sample> = (0..n)
+            .map(|i| {
+                let gy = |k: usize| if has_gyro { g[3 * i + k] } else { 0.0 };
+                mg_sample {
+                    t_ns: t[i],
+                    ax: a[3 * i],
+                    ay: a[3 * i + 1],
+                    az: a[3 * i + 2],
+                    gx: gy(0),
+                    gy: gy(1),
+                    gz: gy(2),
+                    has_gyro: u8::from(has_gyro),
+                }
+            })
+            .collect();
+        // The copies hold raw motion: wipe them once pushed.
+        // SAFETY: `session` is 0 or a live handle used by one thread at a time; `samples` holds `n` samples.
+        let s = unsafe { mg_session_push(handle(session), samples.as_ptr(), n) };
+        // Best-effort wipe of the copies (they hold raw motion) before they are freed.
+        samples.fill(mg_sample { t_ns: 0, ax: 0.0, ay: 0.0, az: 0.0, gx: 0.0, gy: 0.0, gz: 0.0, has_gyro: 0 });
+        a.fill(0.0);
+        g.fill(0.0);
+        std::hint::black_box((&samples, &a, &g));
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int sessionNextEvent(long session, long[] out)`: `out` = {start_ns, end_ns, activity, kind,
+/// Float.floatToRawIntBits(confidence)}.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionNextEvent<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 5 {
+            return Ok(invalid("out must be a long[5]"));
+        }
+        let mut ev = mg_event {
+            start_ns: 0,
+            end_ns: 0,
+            activity: mg_activity::MG_UNKNOWN,
+            confidence: 0.0,
+            kind: mg_event_kind::MG_UPDATE,
+        };
+        // SAFETY: `session` is 0 or a live handle used by one thread at a time; `ev` is writable.
+        let s = unsafe { mg_session_next_event(handle(session), &mut ev) };
+        if s == mg_status::MG_OK {
+            let packed =
+                [ev.start_ns, ev.end_ns, ev.activity as jlong, ev.kind as jlong, jlong::from(ev.confidence.to_bits())];
+            out.set_region(env, 0, &packed)?;
+        }
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int sessionStatus(long session)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionStatus<'l>(
+    _env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+) -> jint {
+    // SAFETY: `session` is 0 or a live handle owned by a Java `Session`.
+    status(unsafe { mg_session_status(handle(session)) })
+}
+
+/// `static native void sessionFree(long session)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionFree<'l>(
+    _env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+) {
+    // SAFETY: `session` is 0 or a live handle; the Java `Session` zeroes its field first so it is freed once.
+    unsafe { mg_session_free(handle(session)) }
+}
+
+/// `static native String statusStr(int status)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_statusStr<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    code: jint,
+) -> JString<'l> {
+    env.with_env(|env| static_str(env, mg_status_str(code))).resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native String lastError()`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_lastError<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JString<'l> {
+    env.with_env(|env| static_str(env, mg_last_error())).resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native String version()`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_version<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JString<'l> {
+    env.with_env(|env| static_str(env, mg_version())).resolve::<ThrowRuntimeExAndDefault>()
+}

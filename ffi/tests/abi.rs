@@ -1,0 +1,278 @@
+//! The C ABI called from Rust: bad pointers and lengths, non-UTF-8 strings, the full flow, and the oracle (the C ABI
+//! gives exactly the events of the Rust API on the same trace).
+#![allow(clippy::undocumented_unsafe_blocks)] // test code: every call passes valid or deliberately NULL pointers
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr::{null, null_mut};
+
+use motiongate::{Activity, CollectionMethod, EventKind, Gate, Sample, Sensors};
+use motiongate_ffi::*;
+
+const KEY: [u8; 32] = [7; 32];
+const T0: i64 = 1_700_000_000_000;
+
+fn trace() -> Vec<mg_sample> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/hapt_user01_rec1_excerpt.csv");
+    let text = std::fs::read_to_string(path).expect("read the trace excerpt");
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("t,") && !l.is_empty()) {
+        let f: Vec<f64> = line.split(',').take(7).map(|x| x.parse().expect("number")).collect();
+        out.push(mg_sample {
+            t_ns: (f[0] * 1e9).round() as i64,
+            ax: f[1] as f32,
+            ay: f[2] as f32,
+            az: f[3] as f32,
+            gx: f[4] as f32,
+            gy: f[5] as f32,
+            gz: f[6] as f32,
+            has_gyro: 1,
+        });
+    }
+    assert!(out.len() > 10_000);
+    out
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+fn last_error() -> String {
+    unsafe { CStr::from_ptr(mg_last_error()) }.to_string_lossy().into_owned()
+}
+
+fn open(path: &str, policy: u32) -> (mg_status, *mut mg_gate) {
+    let p = cstr(path);
+    let mut g = null_mut();
+    let s = unsafe { mg_gate_open(p.as_ptr(), KEY.as_ptr(), KEY.len(), c"activity".as_ptr(), policy, &mut g) };
+    (s, g)
+}
+
+fn blank_event() -> mg_event {
+    mg_event {
+        start_ns: -1,
+        end_ns: -1,
+        activity: mg_activity::MG_UNKNOWN,
+        confidence: -1.0,
+        kind: mg_event_kind::MG_UPDATE,
+    }
+}
+
+#[test]
+fn null_pointers_bad_lengths_and_strings() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let rec_c = cstr(rec.to_str().unwrap());
+    let mut g: *mut mg_gate = null_mut();
+    unsafe {
+        let key = KEY.as_ptr();
+        let purpose = c"activity".as_ptr();
+        assert_eq!(mg_gate_open(null(), key, 32, purpose, 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("store_path"), "{}", last_error());
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), null(), 32, purpose, 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), key, 0, purpose, 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), key, usize::MAX, purpose, 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), key, 32, null(), 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), key, 32, purpose, 1, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        let bad_utf8: &[u8] = b"\xff\xfeact\0";
+        assert_eq!(
+            mg_gate_open(rec_c.as_ptr(), key, 32, bad_utf8.as_ptr() as *const c_char, 1, &mut g),
+            MG_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("UTF-8"));
+        let bad_path: &[u8] = b"/tmp/\xff.json\0";
+        assert_eq!(
+            mg_gate_open(bad_path.as_ptr() as *const c_char, key, 32, purpose, 1, &mut g),
+            MG_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(mg_gate_open(rec_c.as_ptr(), key, 32, c"UPPER case".as_ptr(), 1, &mut g), MG_ERR_INVALID_ARGUMENT);
+        assert!(g.is_null());
+        let missing_dir = cstr("/nonexistent-motiongate-dir/r.json");
+        assert_eq!(mg_gate_open(missing_dir.as_ptr(), key, 32, purpose, 1, &mut g), MG_ERR_STORE_IO);
+
+        let mut st = mg_consent_state::MG_CONSENT_GRANTED;
+        assert_eq!(mg_gate_state(null(), &mut st), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_grant(null_mut(), T0), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_deny(null_mut(), T0), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_withdraw(null_mut(), T0, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        let mut s: *mut mg_session = null_mut();
+        assert_eq!(mg_session_open(null_mut(), &mut s), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_push(null_mut(), null(), 0), MG_ERR_INVALID_ARGUMENT);
+        let mut ev = blank_event();
+        assert_eq!(mg_session_next_event(null_mut(), &mut ev), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_status(null()), MG_ERR_INVALID_ARGUMENT);
+        mg_gate_free(null_mut());
+        mg_session_free(null_mut());
+
+        let (st0, g) = open(rec.to_str().unwrap(), 1);
+        assert_eq!(st0, MG_OK);
+        assert_eq!(mg_gate_state(g, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_grant(g, -1), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_grant_sensors(g, T0, 0), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_grant_sensors(g, T0, 8 | MG_SENSOR_ACCELEROMETER), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_open(g, &mut s), MG_GATED_NOT_DETERMINED);
+        assert!(s.is_null());
+        assert_eq!(mg_gate_deny(g, T0), MG_OK);
+        assert_eq!(mg_session_open(g, &mut s), MG_GATED_DENIED);
+        assert_eq!(mg_gate_grant_sensors(g, T0 + 1, MG_SENSOR_ACCELEROMETER), MG_OK);
+        assert_eq!(mg_gate_deny(g, T0 + 2), MG_ERR_INVALID_TRANSITION);
+        assert_eq!(mg_session_open(g, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+        assert_eq!(mg_session_push(s, null(), 0), MG_OK);
+        assert_eq!(mg_session_push(s, null(), 3), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_push(s, null(), usize::MAX), MG_ERR_INVALID_ARGUMENT);
+        let one = trace()[..3].to_vec();
+        assert_eq!(mg_session_push(s, one.as_ptr(), MG_MAX_PUSH + 1), MG_ERR_INVALID_ARGUMENT);
+        let mut bad = one.clone();
+        bad[1].az = f32::NAN;
+        assert_eq!(mg_session_push(s, bad.as_ptr(), 3), MG_ERR_INVALID_SAMPLE);
+        let msg = last_error();
+        assert!(msg.contains("sample 1") && !msg.contains("NaN"), "{msg}");
+        // Sample 0 was accepted, so pushing it again goes back in time.
+        assert_eq!(mg_session_push(s, one.as_ptr(), 1), MG_ERR_INVALID_SAMPLE);
+        let mut bad_gyro = one[2];
+        bad_gyro.has_gyro = 2;
+        assert_eq!(mg_session_push(s, &bad_gyro, 1), MG_ERR_INVALID_SAMPLE);
+        assert_eq!(mg_session_push(s, one[1..].as_ptr(), 2), MG_OK);
+        assert_eq!(mg_session_next_event(s, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_session_next_event(s, &mut ev), MG_NO_EVENT);
+        // The gate can be freed before its session; the session stays valid and stoppable.
+        mg_gate_free(g);
+        assert_eq!(mg_session_status(s), MG_OK);
+        let (st1, g) = open(rec.to_str().unwrap(), 1);
+        assert_eq!(st1, MG_OK);
+        let mut wiped = 0u64;
+        assert_eq!(mg_gate_withdraw(g, T0 + 3, &mut wiped), MG_OK);
+        assert!(wiped > 0);
+        assert_eq!(mg_session_push(s, null(), 0), MG_GATED_WITHDRAWN);
+        assert_eq!(mg_session_next_event(s, &mut ev), MG_GATED_WITHDRAWN);
+        assert_eq!(ev.start_ns, -1, "a gated read writes no event");
+        mg_session_free(s);
+        mg_gate_free(g);
+    }
+    for code in [0, 1, 10, 11, 12, 13, 20, 21, 22, 30, 31, 99, -1, 1000, i32::MIN] {
+        let s = unsafe { CStr::from_ptr(mg_status_str(code)) };
+        assert!(!s.to_bytes().is_empty());
+    }
+    assert_eq!(unsafe { CStr::from_ptr(mg_version()) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn regrant_supersedes_and_policy_change_requires_reconsent() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let (_, g) = open(rec.to_str().unwrap(), 1);
+    let mut s = null_mut();
+    unsafe {
+        assert_eq!(mg_gate_grant(g, T0), MG_OK);
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+        assert_eq!(mg_gate_grant(g, T0 + 1), MG_OK);
+        // Superseded maps to WITHDRAWN (documented); the gate says GRANTED, so the app opens a new session.
+        assert_eq!(mg_session_status(s), MG_GATED_WITHDRAWN);
+        let mut st = mg_consent_state::MG_CONSENT_DENIED;
+        assert_eq!(mg_gate_state(g, &mut st), MG_OK);
+        assert_eq!(st, mg_consent_state::MG_CONSENT_GRANTED);
+        mg_session_free(s);
+        mg_gate_free(g);
+        let (_, g2) = open(rec.to_str().unwrap(), 2);
+        assert_eq!(mg_gate_state(g2, &mut st), MG_OK);
+        assert_eq!(st, mg_consent_state::MG_CONSENT_RECONSENT_REQUIRED);
+        assert_eq!(mg_session_open(g2, &mut s), MG_GATED_RECONSENT_REQUIRED);
+        mg_gate_free(g2);
+    }
+}
+
+#[test]
+fn tampered_and_wrong_key_fail_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let (_, g) = open(rec.to_str().unwrap(), 1);
+    unsafe {
+        assert_eq!(mg_gate_grant(g, T0), mg_status::MG_OK);
+        mg_gate_free(g);
+        let p = cstr(rec.to_str().unwrap());
+        let other = [8u8; 32];
+        let mut g2 = null_mut();
+        assert_eq!(
+            mg_gate_open(p.as_ptr(), other.as_ptr(), 32, c"activity".as_ptr(), 1, &mut g2),
+            mg_status::MG_ERR_STORE_TAMPERED
+        );
+        assert!(g2.is_null());
+    }
+    let mut bytes = std::fs::read(&rec).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x04;
+    std::fs::write(&rec, &bytes).unwrap();
+    assert_eq!(open(rec.to_str().unwrap(), 1).0, mg_status::MG_ERR_STORE_TAMPERED);
+}
+
+fn rust_events(samples: &[mg_sample], rec: &std::path::Path) -> Vec<(EventKind, Activity, u32, i64, i64)> {
+    let gate = Gate::open(rec, &KEY, "activity", 1).unwrap();
+    gate.grant(T0 as u64, CollectionMethod::InAppDialog, Sensors::ALL).unwrap();
+    let mut session = gate.open_session().unwrap();
+    let mut out = Vec::new();
+    for chunk in samples.chunks(37) {
+        let v: Vec<Sample> =
+            chunk.iter().map(|s| Sample::with_gyro(s.t_ns, [s.ax, s.ay, s.az], [s.gx, s.gy, s.gz])).collect();
+        session.push(&v).unwrap();
+        while let Some(e) = session.next_event() {
+            out.push((e.kind, e.activity, e.confidence.to_bits(), e.start_ns, e.end_ns));
+        }
+    }
+    out
+}
+
+#[test]
+fn full_flow_matches_the_rust_api() {
+    use mg_status::*;
+    let samples = trace();
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = rust_events(&samples, &dir.path().join("oracle.json"));
+
+    let rec = dir.path().join("r.json");
+    let (st, g) = open(rec.to_str().unwrap(), 1);
+    assert_eq!(st, MG_OK);
+    let mut got = Vec::new();
+    unsafe {
+        let mut s = null_mut();
+        assert_eq!(mg_session_open(g, &mut s), MG_GATED_NOT_DETERMINED);
+        assert_eq!(mg_gate_grant(g, T0), MG_OK);
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+        for chunk in samples.chunks(37) {
+            assert_eq!(mg_session_push(s, chunk.as_ptr(), chunk.len()), MG_OK);
+            let mut ev = blank_event();
+            loop {
+                match mg_session_next_event(s, &mut ev) {
+                    MG_OK => got.push(ev),
+                    MG_NO_EVENT => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        let mut wiped = 0;
+        assert_eq!(mg_gate_withdraw(g, T0 + 1, &mut wiped), MG_OK);
+        assert!(wiped > 0);
+        assert_eq!(mg_session_push(s, samples.as_ptr(), 1), MG_GATED_WITHDRAWN);
+        mg_session_free(s);
+        mg_gate_free(g);
+    }
+    let kind = |k: mg_event_kind| match k {
+        mg_event_kind::MG_UPDATE => EventKind::Update,
+        mg_event_kind::MG_ENTER => EventKind::Enter,
+        mg_event_kind::MG_EXIT => EventKind::Exit,
+    };
+    let act = |a: mg_activity| match a {
+        mg_activity::MG_STILL => Activity::Still,
+        mg_activity::MG_WALKING => Activity::Walking,
+        mg_activity::MG_RUNNING => Activity::Running,
+        mg_activity::MG_TRANSIT => Activity::Transit,
+        mg_activity::MG_UNKNOWN => Activity::Unknown,
+    };
+    let got: Vec<_> =
+        got.iter().map(|e| (kind(e.kind), act(e.activity), e.confidence.to_bits(), e.start_ns, e.end_ns)).collect();
+    assert!(got.len() > 50);
+    assert_eq!(got, oracle);
+    let enters: Vec<Activity> = got.iter().filter(|e| e.0 == EventKind::Enter).map(|e| e.1).collect();
+    assert!(enters.contains(&Activity::Walking) && enters.contains(&Activity::Still), "{enters:?}");
+}
