@@ -103,6 +103,9 @@ enum Command {
         /// Write a model card (Markdown) here.
         #[arg(long)]
         card: Option<PathBuf>,
+        /// With --folds: also replay the folds under a grid of smoother settings and print a comparison.
+        #[arg(long)]
+        sweep: bool,
     },
     /// Inspect or change the consent record of an app (for developers and auditors).
     Consent {
@@ -221,6 +224,7 @@ fn main() -> ExitCode {
             dense_rate,
             no_augment,
             card,
+            sweep,
         } => {
             let opts = TrainOptions {
                 family: match family {
@@ -232,7 +236,11 @@ fn main() -> ExitCode {
                 dense_rate_hz: dense_rate,
                 ..TrainOptions::default()
             };
-            train_cmd(&paths, &out, folds, json.as_deref(), &opts, decimate, rotate, card.as_deref())
+            if sweep {
+                sweep_cmd(&paths, folds.unwrap_or(5), &opts)
+            } else {
+                train_cmd(&paths, &out, folds, json.as_deref(), &opts, decimate, rotate, card.as_deref())
+            }
         }
         Command::Convert { paths, out } => convert(&paths, &out),
         Command::Features { paths, out } => features_cmd(&paths, &out),
@@ -623,6 +631,53 @@ fn features_cmd(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
                 vals.join(",")
             )?;
         }
+    }
+    Ok(())
+}
+
+fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fail> {
+    let traces = load_traces(paths)?;
+    let base = PipelineConfig::default();
+    let sets = train::windows_for(&traces, &base, opts.augment)?;
+    let test_sets: Vec<_> = sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect();
+    let mut configs = Vec::new();
+    for floor in [0.35f32, 0.45, 0.55] {
+        for weight in [0.5f32, 0.7, 1.0] {
+            for switch in [0.01f32, 0.03] {
+                let mut c = base.clone();
+                c.smoother.unknown_floor = floor;
+                c.smoother.evidence_weight = weight;
+                c.smoother.switch_prob = switch;
+                configs.push(c);
+            }
+        }
+    }
+    let pb = progress(k as u64, "folds");
+    let results = train::cross_validate_many(&sets, &test_sets, k, opts, &configs, |i| pb.set_position(i as u64))?;
+    pb.finish_and_clear();
+    println!("floor weight switch  macro-F1  F1 still walk  run  transit  abstained  other-confident  spurious/h");
+    for (c, r) in configs.iter().zip(&results) {
+        let rep = r.overall.report();
+        let f1 = |n: &str| rep.per_class.get(n).map_or(0.0, |m| m.f1);
+        let (mut sp, mut h) = (0usize, 0.0f64);
+        for t in r.transitions.values() {
+            sp += t.spurious;
+            h += t.hours;
+        }
+        println!(
+            "{:>5.2} {:>6.2} {:>6.2}  {:>8.3}  {:>8.3} {:>4.3} {:>4.3} {:>7.3}  {:>8.1}%  {:>14.1}%  {:>9.2}",
+            c.smoother.unknown_floor,
+            c.smoother.evidence_weight,
+            c.smoother.switch_prob,
+            rep.macro_f1,
+            f1("still"),
+            f1("walking"),
+            f1("running"),
+            f1("transit"),
+            100.0 * rep.abstained as f64 / rep.decisions.max(1) as f64,
+            100.0 * rep.other.confident_fraction,
+            sp as f64 / h.max(1e-9)
+        );
     }
     Ok(())
 }

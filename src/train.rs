@@ -618,8 +618,22 @@ pub fn cross_validate(
     k: usize,
     opts: &TrainOptions,
     config: &PipelineConfig,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<CvResult, TrainError> {
+    let mut all = cross_validate_many(train_sets, test_sets, k, opts, std::slice::from_ref(config), progress)?;
+    all.pop().ok_or_else(|| TrainError::InvalidParam("no configuration".into()))
+}
+
+/// [`cross_validate`] for several pipeline (smoother) configurations at once: each fold's model is trained once
+/// and replayed under every configuration (for tuning the smoother on the same folds).
+pub fn cross_validate_many(
+    train_sets: &[TraceWindows],
+    test_sets: &[TraceWindows],
+    k: usize,
+    opts: &TrainOptions,
+    configs: &[PipelineConfig],
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<CvResult>, TrainError> {
     if k < 2 {
         return Err(TrainError::InvalidParam(format!("folds = {k} (at least 2)")));
     }
@@ -628,7 +642,7 @@ pub fn cross_validate(
         *sizes.entry(tw.meta.group()).or_default() += tw.windows.len();
     }
     let folds = assign_folds(&sizes, k);
-    let mut result = CvResult::default();
+    let mut results = vec![CvResult::default(); configs.len()];
     for fold in 0..k {
         let in_fold = |m: &TraceMeta| folds.get(&m.group()) == Some(&fold);
         let model = Arc::new(build_model(
@@ -636,17 +650,19 @@ pub fn cross_validate(
             opts,
             format!("cross-validation fold {fold}"),
         )?);
-        let mut conf = Confusion::default();
-        for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
-            let (ds, enters) = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);
-            result.transitions.entry(tw.meta.dataset.clone()).or_default().add(&ds, &enters);
-            conf.add_all(&ds);
-            result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&ds);
-            result.decisions.push((tw.meta.clone(), ds));
+        for (config, result) in configs.iter().zip(results.iter_mut()) {
+            let mut conf = Confusion::default();
+            for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
+                let (ds, enters) = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);
+                result.transitions.entry(tw.meta.dataset.clone()).or_default().add(&ds, &enters);
+                conf.add_all(&ds);
+                result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&ds);
+                result.decisions.push((tw.meta.clone(), ds));
+            }
+            result.overall.merge(&conf);
+            result.per_fold.push(conf);
         }
-        result.overall.merge(&conf);
-        result.per_fold.push(conf);
         progress(fold + 1);
     }
-    Ok(result)
+    Ok(results)
 }
