@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 TARGETS=(trace_csv model_file consent_record session dataset_lines)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/fuzz/target}"
 SAN=(-s none)   # safe Rust: the sanitizer adds little, -s none builds and runs faster; panics still crash
-cargo +nightly fuzz build "${SAN[@]}" -a
+cargo +nightly fuzz build "${SAN[@]}" -O -a
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 status=0
@@ -18,7 +18,7 @@ for t in "${TARGETS[@]}"; do
   cp fuzz/corpus/"$t"/* "$scratch/$t"/ 2>/dev/null || true
   echo "== $t (${SECONDS_EACH}s)"
   log="$scratch/$t.log"
-  if ! cargo +nightly fuzz run "${SAN[@]}" -a "$t" "$scratch/$t" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
+  if ! cargo +nightly fuzz run "${SAN[@]}" -O -a "$t" "$scratch/$t" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
         -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "!! $t: crash or failure (artifacts in fuzz/artifacts/$t/)"

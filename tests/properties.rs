@@ -207,13 +207,8 @@ fn window_strategy() -> impl Strategy<Value = WindowView> {
     let random = (axis(), axis(), axis(), up(), up(), up(), 0.0f32..=1.0, 0.0f32..=1000.0).prop_map(
         |(ax, ay, az, ux, uy, uz, gf, rate)| {
             let mut w = WindowView::default();
-            for i in 0..WINDOW_LEN {
-                w.accel[0][i] = ax[i];
-                w.accel[1][i] = ay[i];
-                w.accel[2][i] = az[i];
-                w.up[0][i] = ux[i];
-                w.up[1][i] = uy[i];
-                w.up[2][i] = uz[i];
+            for (dst, src) in w.accel.iter_mut().chain(w.up.iter_mut()).zip([ax, ay, az, ux, uy, uz]) {
+                dst.copy_from_slice(&src);
             }
             w.gravity_fraction = gf;
             w.input_rate_hz = rate;
@@ -456,7 +451,8 @@ fn write_fuzz_seeds() {
             };
             let mut bytes = vec![tag];
             bytes.extend_from_slice(trace_text.as_bytes());
-            put("dataset_lines", &format!("{}", rel.replace('/', "_")), &bytes);
+            // Plain text (decompressed head), so the `.gz` suffix is dropped from the seed name.
+            put("dataset_lines", &rel.replace('/', "_").replace(".gz", ""), &bytes);
         }
     }
 }
