@@ -121,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
                 gate = Gate::open(&path, KEY, "activity", policy).expect("reopen own record");
             }
             _ => {
-                session = None;
+                drop(session.take()); // closes (and logs) the previous session first
                 session = gate.open_session().ok();
                 assert_eq!(session.is_some(), gate.state().gated().is_none());
             }
