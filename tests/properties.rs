@@ -1,0 +1,479 @@
+//! Property tests: streaming is chunk-independent, on-grid resampling is the identity, features are
+//! orientation-invariant and finite, model files round-trip to identical bytes.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use motiongate::consent::{CollectionMethod, Gate, Sensors};
+use motiongate::features::{FeatureExtractor, FeatureVector, FEATURE_NAMES, N_FEATURES};
+use motiongate::model::{Classifier, Model};
+use motiongate::pipeline::{FrontEnd, PipelineConfig};
+use motiongate::resample::{Continuity, Resampler, PERIOD_NS};
+use motiongate::sample::MAX_ACCEL_MS2;
+use motiongate::trace::csv::read_trace_csv;
+use motiongate::window::{WindowView, WINDOW_LEN};
+use motiongate::{ActivityEvent, Sample};
+use nalgebra::{Rotation3, Vector3};
+use proptest::prelude::*;
+
+const KEY: &[u8] = b"properties-key-0123456789";
+
+fn excerpt() -> &'static [Sample] {
+    static S: OnceLock<Vec<Sample>> = OnceLock::new();
+    S.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv");
+        read_trace_csv(Path::new(path)).expect("read excerpt").samples
+    })
+}
+
+/// Every window of the excerpt, in order.
+fn excerpt_windows() -> &'static [WindowView] {
+    static W: OnceLock<Vec<WindowView>> = OnceLock::new();
+    W.get_or_init(|| {
+        let mut front = FrontEnd::new(PipelineConfig::default().max_gap_ns);
+        let mut out = Vec::new();
+        for s in excerpt() {
+            front.push(s, |v, _| out.push(v.clone())).unwrap();
+        }
+        out
+    })
+}
+
+fn drain(session: &mut motiongate::Session, out: &mut Vec<ActivityEvent>) {
+    while let Some(ev) = session.next_event() {
+        out.push(ev);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Streaming in chunks of any size gives exactly the events of pushing sample by sample.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn chunking_does_not_change_events(
+        start in 0usize..6000,
+        len in 1500usize..4500,
+        chunks in prop::collection::vec(1usize..700, 1..40),
+    ) {
+        let all = excerpt();
+        let input = &all[start..(start + len).min(all.len())];
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Gate::open(dir.path().join("consent.json"), KEY, "activity", 1).unwrap();
+        gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
+
+        let mut one = gate.open_session().unwrap();
+        let mut by_one = Vec::new();
+        for s in input {
+            one.push(std::slice::from_ref(s)).unwrap();
+            drain(&mut one, &mut by_one);
+        }
+
+        let mut many = gate.open_session().unwrap();
+        let mut by_chunks = Vec::new();
+        let mut rest = input;
+        let mut k = 0;
+        while !rest.is_empty() {
+            let n = chunks[k % chunks.len()].min(rest.len());
+            k += 1;
+            let (c, r) = rest.split_at(n);
+            let produced = many.push(c).unwrap();
+            let before = by_chunks.len();
+            drain(&mut many, &mut by_chunks);
+            prop_assert_eq!(by_chunks.len() - before, produced, "push returns the number of events it produced");
+            rest = r;
+        }
+        prop_assert!(!by_one.is_empty());
+        prop_assert_eq!(by_one, by_chunks);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A signal already on the 20 Hz grid comes out unchanged.
+
+fn finite_accel() -> impl Strategy<Value = f32> {
+    -MAX_ACCEL_MS2..=MAX_ACCEL_MS2
+}
+
+proptest! {
+    #[test]
+    fn on_grid_signal_is_returned_unchanged(
+        t0 in -1_000_000_000_000i64..1_000_000_000_000,
+        values in prop::collection::vec(
+            (finite_accel(), finite_accel(), finite_accel(), prop::option::of([-40.0f32..40.0, -40.0f32..40.0, -40.0f32..40.0])),
+            2..300,
+        ),
+    ) {
+        let input: Vec<Sample> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y, z, g))| {
+                let t = t0 + i as i64 * PERIOD_NS;
+                match g {
+                    Some(g) => Sample::with_gyro(t, [x, y, z], g),
+                    None => Sample::accel(t, x, y, z),
+                }
+            })
+            .collect();
+        let mut r = Resampler::new(PipelineConfig::default().max_gap_ns);
+        let mut out = Vec::new();
+        let mut restarts = 0;
+        for s in &input {
+            if r.push(s, |g| out.push(*g)) == Continuity::Restarted {
+                restarts += 1;
+            }
+        }
+        prop_assert_eq!(restarts, 1);
+        // The last grid point waits for the sample after it.
+        prop_assert_eq!(out.len(), input.len() - 1);
+        for (o, i) in out.iter().zip(&input) {
+            prop_assert_eq!(o.t_ns, i.t_ns);
+            prop_assert_eq!(o.accel, i.accel);
+            prop_assert_eq!(o.inputs, 1);
+            prop_assert_eq!(o.has_gyro, i.gyro.is_some());
+            if let Some(g) = i.gyro {
+                prop_assert_eq!(o.gyro, g);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rotating every sample of a window (accel and gravity direction) changes no feature beyond a tolerance.
+
+fn rotate(w: &WindowView, r: &Rotation3<f32>) -> WindowView {
+    let mut o = w.clone();
+    for i in 0..WINDOW_LEN {
+        let a = r * Vector3::new(w.accel[0][i], w.accel[1][i], w.accel[2][i]);
+        let u = r * Vector3::new(w.up[0][i], w.up[1][i], w.up[2][i]);
+        for k in 0..3 {
+            o.accel[k][i] = a[k];
+            o.up[k][i] = u[k];
+        }
+    }
+    o
+}
+
+/// Features of consecutive windows from a fresh extractor (so the context features see the same history).
+fn features_of(windows: &[WindowView]) -> Vec<FeatureVector> {
+    let mut fx = FeatureExtractor::new();
+    windows
+        .iter()
+        .map(|w| {
+            let mut fv = [0.0; N_FEATURES];
+            fx.extract(w, &mut fv);
+            fv
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn features_are_rotation_invariant(
+        first in 0usize..80,
+        roll in -std::f32::consts::PI..std::f32::consts::PI,
+        pitch in -std::f32::consts::FRAC_PI_2..std::f32::consts::FRAC_PI_2,
+        yaw in -std::f32::consts::PI..std::f32::consts::PI,
+    ) {
+        let ws = excerpt_windows();
+        let first = first.min(ws.len().saturating_sub(14));
+        let windows = &ws[first..first + 14];
+        let r = Rotation3::from_euler_angles(roll, pitch, yaw);
+        let rotated: Vec<WindowView> = windows.iter().map(|w| rotate(w, &r)).collect();
+        let a = features_of(windows);
+        let b = features_of(&rotated);
+        for (wi, (fa, fb)) in a.iter().zip(&b).enumerate() {
+            for k in 0..N_FEATURES {
+                let tol = 2e-3 * fa[k].abs().max(1.0);
+                prop_assert!(
+                    (fa[k] - fb[k]).abs() <= tol,
+                    "window {} feature {} ({}): {} vs {} rotated by rpy ({}, {}, {})",
+                    first + wi, k, FEATURE_NAMES[k], fa[k], fb[k], roll, pitch, yaw
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Features are finite for every finite input in the plausible range.
+
+fn window_strategy() -> impl Strategy<Value = WindowView> {
+    let axis = || prop::collection::vec(finite_accel(), WINDOW_LEN);
+    let up = || prop::collection::vec(-1.0f32..=1.0, WINDOW_LEN);
+    let random = (axis(), axis(), axis(), up(), up(), up(), 0.0f32..=1.0, 0.0f32..=1000.0).prop_map(
+        |(ax, ay, az, ux, uy, uz, gf, rate)| {
+            let mut w = WindowView::default();
+            for (dst, src) in w.accel.iter_mut().chain(w.up.iter_mut()).zip([ax, ay, az, ux, uy, uz]) {
+                dst.copy_from_slice(&src);
+            }
+            w.gravity_fraction = gf;
+            w.input_rate_hz = rate;
+            w.end_ns = 5_000_000_000;
+            w
+        },
+    );
+    // Degenerate windows: constant (zero variance), all zero, tiny jitter, a single spike.
+    let special =
+        (finite_accel(), finite_accel(), finite_accel(), 0u8..4, 0usize..WINDOW_LEN).prop_map(|(x, y, z, kind, at)| {
+            let mut w = WindowView::default();
+            for i in 0..WINDOW_LEN {
+                let (a, u) = match kind {
+                    0 => ([x, y, z], [0.0, 0.0, 1.0]),
+                    1 => ([0.0; 3], [0.0; 3]),
+                    2 => ([x, y, z + if i % 2 == 0 { 1e-6 } else { -1e-6 }], [0.0, 0.0, 1.0]),
+                    _ => (if i == at { [x, y, z] } else { [0.0, 0.0, 0.0] }, [0.0, 1.0, 0.0]),
+                };
+                for k in 0..3 {
+                    w.accel[k][i] = a[k];
+                    w.up[k][i] = u[k];
+                }
+            }
+            w.gravity_fraction = 1.0;
+            w.input_rate_hz = 50.0;
+            w
+        });
+    prop_oneof![3 => random, 1 => special]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn features_are_finite_for_plausible_input(windows in prop::collection::vec(window_strategy(), 1..16)) {
+        let mut fx = FeatureExtractor::new();
+        for (wi, w) in windows.iter().enumerate() {
+            let mut fv = [f32::NAN; N_FEATURES];
+            fx.extract(w, &mut fv);
+            for k in 0..N_FEATURES {
+                prop_assert!(fv[k].is_finite(), "window {} feature {} ({}) = {}", wi, k, FEATURE_NAMES[k], fv[k]);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model files round-trip to identical bytes.
+
+#[test]
+fn embedded_model_round_trips_to_the_file_bytes() {
+    let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.mgm")).unwrap();
+    let m = Model::embedded().unwrap();
+    let bytes = m.to_bytes();
+    assert_eq!(bytes, file, "to_bytes of the embedded model equals models/default.mgm");
+    let back = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(&back, &*m);
+    assert_eq!(back.to_bytes(), bytes);
+}
+
+fn perturb(c: &mut Classifier, seed: &[f32]) {
+    let mut i = 0usize;
+    let mut next = || {
+        let v = seed[i % seed.len()];
+        i += 1;
+        v
+    };
+    match c {
+        Classifier::Forest(f) => {
+            for t in f.threshold.iter_mut() {
+                *t += next();
+            }
+            for p in f.leaf_probs.iter_mut().flatten() {
+                *p = (*p + next()).abs();
+            }
+        }
+        Classifier::Linear(l) => {
+            for v in l.mean.iter_mut().chain(l.weights.iter_mut().flatten()).chain(l.bias.iter_mut()) {
+                *v += next();
+            }
+            for s in l.scale.iter_mut() {
+                *s = s.abs() + next().abs() + 1e-3;
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn perturbed_model_round_trips(
+        seed in prop::collection::vec(-1.0e3f32..1.0e3, 1..64),
+        priors in prop::array::uniform4(1e-6f32..1.0),
+        dense_rate in 0.0f32..100.0,
+        min_frac in 0.0f32..=1.0,
+        trained_on in ".{0,80}",
+    ) {
+        let base = Model::embedded().unwrap();
+        let mut file = base.file().clone();
+        perturb(&mut file.dense, &seed);
+        perturb(&mut file.sparse, &seed[seed.len() / 2..]);
+        file.class_priors = priors;
+        file.dense_rate_hz = dense_rate;
+        file.min_rate_hz = dense_rate * min_frac;
+        file.trained_on = trained_on;
+        let m = Model::new(file.clone()).unwrap();
+        let bytes = m.to_bytes();
+        let back = Model::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(back.file(), &file);
+        prop_assert_eq!(back.to_bytes(), bytes);
+        let shared: Arc<Model> = Arc::new(back);
+        prop_assert_eq!(shared.serialized_len(), m.serialized_len());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Seed corpora for the fuzz targets (not a property; run on demand):
+//   cargo test --test properties -- --ignored write_fuzz_seeds
+// Writes small real inputs (< 50 KB each) under fuzz/corpus/<target>/seed-*.
+
+/// Copies trees `keep` of a forest into a new forest (pre-order, remapped children and leaves).
+fn prune(f: &motiongate::model::Forest, keep: usize) -> motiongate::model::Forest {
+    use motiongate::model::{Forest, LEAF};
+    let mut out = Forest {
+        roots: Vec::new(),
+        feature: Vec::new(),
+        threshold: Vec::new(),
+        right: Vec::new(),
+        leaf_probs: Vec::new(),
+    };
+    fn copy(f: &Forest, i: usize, out: &mut Forest) {
+        let at = out.feature.len();
+        out.feature.push(f.feature[i]);
+        out.threshold.push(f.threshold[i]);
+        out.right.push(0);
+        if f.feature[i] == LEAF {
+            out.right[at] = out.leaf_probs.len() as u32;
+            out.leaf_probs.push(f.leaf_probs[f.right[i] as usize]);
+        } else {
+            copy(f, i + 1, out);
+            out.right[at] = out.feature.len() as u32;
+            copy(f, f.right[i] as usize, out);
+        }
+    }
+    for &r in f.roots.iter().take(keep) {
+        out.roots.push(out.feature.len() as u32);
+        copy(f, r as usize, &mut out);
+    }
+    out
+}
+
+#[test]
+#[ignore = "writes fuzz seed corpora; run on demand"]
+fn write_fuzz_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        assert!(bytes.len() < 50 * 1024, "{target}/{name} is {} B", bytes.len());
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+    };
+    // trace_csv: the first 30 lines of the excerpt, and a gyro-less unlabelled variant.
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv")).unwrap();
+    let head: String = text.lines().take(30).map(|l| format!("{l}\n")).collect();
+    put("trace_csv", "excerpt-head.csv", head.as_bytes());
+    let plain: String = std::iter::once("t,ax,ay,az\n".to_string())
+        .chain(text.lines().skip_while(|l| !l.starts_with("t,")).skip(1).take(20).map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{},{},{},{}\n", f[0], f[1], f[2], f[3])
+        }))
+        .collect();
+    put("trace_csv", "plain.csv", plain.as_bytes());
+
+    // model_file: the embedded model pruned to a few trees per classifier (the full file is ~480 KB).
+    let m = Model::embedded().unwrap();
+    for keep in [1usize, 3] {
+        let mut file = m.file().clone();
+        for c in [&mut file.dense, &mut file.sparse] {
+            if let Classifier::Forest(f) = c {
+                *f = prune(f, keep);
+            }
+        }
+        let small = Model::new(file).unwrap();
+        put("model_file", &format!("embedded-{keep}-trees.mgm"), &small.to_bytes());
+    }
+
+    // consent_record: real records from grant / session / withdraw sequences, made with the fuzz key.
+    const FUZZ_KEY: &[u8] = b"motiongate-fuzz-key-0123456789ab";
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("consent.json");
+    {
+        let gate = Gate::open(&p, FUZZ_KEY, "activity", 1).unwrap();
+        gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
+        put("consent_record", "granted.json", &std::fs::read(&p).unwrap());
+        let mut s = gate.open_session_at(1_700_000_001_000).unwrap();
+        s.push(&excerpt()[..300]).unwrap();
+        s.close(1_700_000_002_000).unwrap();
+        gate.withdraw(1_700_000_003_000).unwrap();
+        put("consent_record", "granted-session-withdrawn.json", &std::fs::read(&p).unwrap());
+    }
+    {
+        let gate = Gate::open(&p, FUZZ_KEY, "activity", 2).unwrap();
+        gate.deny(1_700_000_004_000).unwrap();
+        put("consent_record", "policy2-denied.json", &std::fs::read(&p).unwrap());
+    }
+
+    // session: grant, open, 4 hops of real samples, withdraw, reopen, grant accel-only, open, more samples.
+    let mut seq: Vec<u8> = vec![200, 250];
+    let push_real = |seq: &mut Vec<u8>, samples: &[Sample]| {
+        for chunk in samples.chunks(128) {
+            seq.push((chunk.len() - 1) as u8);
+            for s in chunk {
+                seq.push(4); // normal step of 1 ms + b * 0.1 ms
+                seq.push(190); // = 20 ms
+                for k in 0..3 {
+                    seq.extend_from_slice(&((s.accel[k] * 100.0).round() as i16).to_le_bytes());
+                }
+            }
+        }
+    };
+    let ex = excerpt();
+    push_real(&mut seq, &ex[3000..3500]);
+    seq.extend_from_slice(&[225, 236, 201, 250]);
+    push_real(&mut seq, &ex[6000..6400]);
+    put("session", "grant-stream-withdraw-reopen.bin", &seq);
+
+    // dataset_lines: first byte picks the reader (0 hapt, 1 motionsense, 2 sp_sw_har), then a real file head.
+    if let Some(data) = common_shared_data() {
+        for (tag, rel) in [
+            (0u8, "hapt_kcc2020/user01_rec1.csv.gz"),
+            (1, "motionsense/B_Accelerometer_data/wlk_7/sub_1.csv.gz"),
+            (2, "sp_sw_har/DATA/s01/s01_01_sp.csv.gz"),
+        ] {
+            let path = data.join(rel);
+            let Ok(trace_text) = read_head(&path, 40) else {
+                println!("seed for dataset_lines {rel}: not found, skipped");
+                continue;
+            };
+            let mut bytes = vec![tag];
+            bytes.extend_from_slice(trace_text.as_bytes());
+            // Plain text (decompressed head), so the `.gz` suffix is dropped from the seed name.
+            put("dataset_lines", &rel.replace('/', "_").replace(".gz", ""), &bytes);
+        }
+    }
+}
+
+fn common_shared_data() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    dir.is_dir().then_some(dir)
+}
+
+fn read_head(path: &Path, lines: usize) -> std::io::Result<String> {
+    use std::io::{BufRead, BufReader, Read};
+    let f = std::fs::File::open(path)?;
+    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    let mut out = String::new();
+    for l in BufReader::new(r).lines().take(lines) {
+        out.push_str(&l?);
+        out.push('\n');
+    }
+    Ok(out)
+}
