@@ -34,11 +34,11 @@ fn excerpt() -> Trace {
 
 /// A window from the middle of the excerpt (and the extractor state just before it, so `extract` sees real
 /// context), captured through the public `FrontEnd::push` callback.
-fn real_window(trace: &Trace) -> (WindowView, FeatureVector) {
+fn real_window(trace: &Trace) -> (WindowView, FeatureVector, FeatureVector) {
     let mut front = FrontEnd::new(PipelineConfig::default().max_gap_ns);
-    let mut windows: Vec<(WindowView, FeatureVector)> = Vec::new();
+    let mut windows: Vec<(WindowView, FeatureVector, FeatureVector)> = Vec::new();
     for s in &trace.samples {
-        front.push(s, |v, fv| windows.push((v.clone(), *fv))).expect("excerpt sample accepted");
+        front.push(s, |v, fv, slow| windows.push((v.clone(), *fv, *slow))).expect("excerpt sample accepted");
     }
     assert!(windows.len() > 20, "excerpt gives {} windows", windows.len());
     windows.swap_remove(windows.len() / 2)
@@ -53,7 +53,7 @@ fn granted_gate(dir: &Path) -> Gate {
 
 fn bench_features(c: &mut Criterion) {
     let trace = excerpt();
-    let (view, _) = real_window(&trace);
+    let (view, _, _) = real_window(&trace);
     let mut fx = FeatureExtractor::new();
     let mut out = [0.0f32; motiongate::features::N_FEATURES];
     let mut g = c.benchmark_group("features");
@@ -70,13 +70,13 @@ fn bench_features(c: &mut Criterion) {
 
 fn bench_model(c: &mut Criterion) {
     let trace = excerpt();
-    let (view, fv) = real_window(&trace);
+    let (view, fv, slow) = real_window(&trace);
     let model = Model::embedded().expect("embedded model");
     let mut g = c.benchmark_group("model");
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(1));
     g.bench_function("predict_one_window", |b| {
-        b.iter(|| black_box(model.predict(black_box(&fv), black_box(view.input_rate_hz))))
+        b.iter(|| black_box(model.predict(black_box(&fv), black_box(&slow), black_box(view.input_rate_hz))))
     });
     g.finish();
 }

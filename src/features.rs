@@ -69,6 +69,9 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "ctx_dom_freq_std",
 ];
 
+/// Index of `log_energy` (log10 of the window's total dynamic variance, m^2/s^4).
+pub const LOG_ENERGY: usize = 6;
+
 /// Length of the feature vector.
 pub const N_FEATURES: usize = 41;
 

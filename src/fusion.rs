@@ -24,6 +24,8 @@ pub struct GravityEstimate {
     pub up: Vector3<f32>,
     /// Whether the input's slow component looks like gravity (magnitude 6.5-13 m/s^2).
     pub plausible: bool,
+    /// Magnitude of the input's slow component (the low-pass), m/s^2.
+    pub norm: f32,
 }
 
 /// The streaming gravity filter. No allocation.
@@ -60,7 +62,7 @@ impl Fusion {
         let lp_up = if norm > 1e-6 { lp / norm } else { Vector3::z() };
         if !g.has_gyro || !plausible {
             self.orientation = None;
-            return GravityEstimate { up: lp_up, plausible };
+            return GravityEstimate { up: lp_up, plausible, norm };
         }
         let q = match self.orientation {
             Some(q) => madgwick_imu(q, &g.gyro, &g.accel, MADGWICK_BETA, self.dt),
@@ -69,7 +71,7 @@ impl Fusion {
         self.orientation = Some(q);
         // The device-frame direction of world "up" (0, 0, 1).
         let up = q.inverse_transform_vector(&Vector3::z());
-        GravityEstimate { up, plausible }
+        GravityEstimate { up, plausible, norm }
     }
 
     /// Forgets all state.

@@ -353,7 +353,7 @@ fn eval(
     let loaded = start.elapsed();
     let cfg = PipelineConfig::default();
     let pb = progress(traces.len() as u64, "classifying");
-    let results: Vec<Result<(String, String, Vec<DecisionRecord>), Fail>> = traces
+    let results: Vec<Result<TraceDecisions, Fail>> = traces
         .par_iter()
         .map(|t| {
             let t2 = transform(t, decimate, rotate);
@@ -401,6 +401,9 @@ fn eval(
     }
     Ok(())
 }
+
+/// Dataset, trace name and the decisions of one trace.
+type TraceDecisions = (String, String, Vec<DecisionRecord>);
 
 fn write_json(path: &Path, report: &Report) -> Result<(), Fail> {
     let text = serde_json::to_string_pretty(report)?;
@@ -466,6 +469,46 @@ fn train_cmd(
         print!("{cv_text}");
         if let Some(path) = json {
             write_json(path, &report)?;
+        }
+        if card.is_some() && decimate.is_none() && rotate.is_none() {
+            // The model card also records robustness and the comparison of model families, on the same folds.
+            let mut extra = String::from("\n## Robustness and model family (same folds)\n\n```\n");
+            let line = |name: &str, r: &Report| {
+                let f1 = |n: &str| r.per_class.get(n).map_or(0.0, |m| m.f1);
+                format!(
+                    "{name:<34} macro-F1 {:.3}  still {:.3} walking {:.3} running {:.3} transit {:.3}  abstained {:.1}%  other confident {:.1}%\n",
+                    r.macro_f1,
+                    f1("still"),
+                    f1("walking"),
+                    f1("running"),
+                    f1("transit"),
+                    100.0 * r.abstained as f64 / r.decisions.max(1) as f64,
+                    100.0 * r.other.confident_fraction
+                )
+            };
+            extra.push_str(&line(&format!("{:?} (shipped)", opts.family), &report));
+            for (name, dec, rot) in [
+                ("test folds decimated to 20 Hz", Some(20.0), None),
+                ("test traces rotated (seed 1)", None, Some(1u64)),
+            ] {
+                let transformed: Vec<Trace> = traces.iter().map(|t| transform(t, dec, rot)).collect();
+                let tests = train::windows_for(&transformed, &cfg, false)?;
+                let cv2 = train::cross_validate(&sets, &tests, k, opts, &cfg, |_| {})?;
+                extra.push_str(&line(name, &cv2.overall.report()));
+            }
+            let other_family = match opts.family {
+                Family::Forest => Family::Linear,
+                Family::Linear => Family::Forest,
+            };
+            let alt = TrainOptions { family: other_family, ..opts.clone() };
+            let natural: Vec<_> = sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect();
+            match train::cross_validate(&sets, &natural, k, &alt, &cfg, |_| {}) {
+                Ok(cv3) => extra.push_str(&line(&format!("{other_family:?} (compared)"), &cv3.overall.report())),
+                Err(e) => extra.push_str(&format!("{other_family:?} (compared): training failed: {e}\n")),
+            }
+            extra.push_str("```\n");
+            print!("{extra}");
+            cv_text.push_str(&extra);
         }
     }
     let n_natural = sets.iter().filter(|t| t.variant == Variant::Natural).count();
@@ -641,13 +684,13 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
     let sets = train::windows_for(&traces, &base, opts.augment)?;
     let test_sets: Vec<_> = sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect();
     let mut configs = Vec::new();
-    for floor in [0.35f32, 0.45, 0.55] {
-        for weight in [0.5f32, 0.7, 1.0] {
-            for switch in [0.01f32, 0.03] {
+    for floor in [0.5f32, 0.6] {
+        for weight in [0.7f32, 1.0] {
+            for other in [0.3f32, 0.6, 1.0] {
                 let mut c = base.clone();
                 c.smoother.unknown_floor = floor;
                 c.smoother.evidence_weight = weight;
-                c.smoother.switch_prob = switch;
+                c.smoother.other_weight = other;
                 configs.push(c);
             }
         }
@@ -655,7 +698,7 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
     let pb = progress(k as u64, "folds");
     let results = train::cross_validate_many(&sets, &test_sets, k, opts, &configs, |i| pb.set_position(i as u64))?;
     pb.finish_and_clear();
-    println!("floor weight switch  macro-F1  F1 still walk  run  transit  abstained  other-confident  spurious/h");
+    println!("floor weight  other  macro-F1  F1 still walk  run  transit  abstained  other-confident  spurious/h");
     for (c, r) in configs.iter().zip(&results) {
         let rep = r.overall.report();
         let f1 = |n: &str| rep.per_class.get(n).map_or(0.0, |m| m.f1);
@@ -668,7 +711,7 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
             "{:>5.2} {:>6.2} {:>6.2}  {:>8.3}  {:>8.3} {:>4.3} {:>4.3} {:>7.3}  {:>8.1}%  {:>14.1}%  {:>9.2}",
             c.smoother.unknown_floor,
             c.smoother.evidence_weight,
-            c.smoother.switch_prob,
+            c.smoother.other_weight,
             rep.macro_f1,
             f1("still"),
             f1("walking"),

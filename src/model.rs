@@ -70,8 +70,9 @@ pub struct Forest {
     pub threshold: Vec<f32>,
     /// Right child per split node (the left child is the next node); for a leaf, its index in `leaf_probs`.
     pub right: Vec<u32>,
-    /// Class probabilities of each leaf.
-    pub leaf_probs: Vec<[f32; N_CLASSES]>,
+    /// Class probabilities of each leaf, quantised to 0..=255 (a quarter of the size of `f32`, and the forest
+    /// averages many leaves, so the rounding is far below the model's own uncertainty).
+    pub leaf_probs: Vec<[u8; N_CLASSES]>,
 }
 
 impl Forest {
@@ -108,8 +109,8 @@ impl Forest {
                 }
             }
         }
-        if self.leaf_probs.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
-            return Err(ModelError::Invalid("leaf probabilities must be finite and non-negative".into()));
+        if self.leaf_probs.iter().any(|p| p.iter().all(|&v| v == 0)) {
+            return Err(ModelError::Invalid("a leaf has no probability mass".into()));
         }
         Ok(())
     }
@@ -125,7 +126,7 @@ impl Forest {
                 if f == LEAF {
                     let p = &self.leaf_probs[self.right[i] as usize];
                     for k in 0..N_CLASSES {
-                        acc[k] += p[k];
+                        acc[k] += f32::from(p[k]);
                     }
                     break;
                 }
@@ -289,7 +290,11 @@ impl Model {
         if version != FORMAT_VERSION {
             return Err(ModelError::FormatVersion { found: version, expected: FORMAT_VERSION });
         }
-        let file: ModelFile = postcard::from_bytes(&bytes[10..]).map_err(|e| ModelError::Decode(e.to_string()))?;
+        let (file, rest): (ModelFile, &[u8]) =
+            postcard::take_from_bytes(&bytes[10..]).map_err(|e| ModelError::Decode(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(ModelError::Decode(format!("{} unexpected bytes after the model", rest.len())));
+        }
         Model::new(file)
     }
 
@@ -337,8 +342,11 @@ impl Model {
             None
         } else if input_rate_hz >= self.file.dense_rate_hz {
             let d = self.file.dense.predict(x);
-            let s = self.file.sparse.predict(slow);
             let w = self.file.slow_weight;
+            if w <= 0.0 {
+                return Some(d);
+            }
+            let s = self.file.sparse.predict(slow);
             let mut p = [0.0f32; N_CLASSES];
             for k in 0..N_CLASSES {
                 p[k] = d[k].max(1e-3).powf(1.0 - w) * s[k].max(1e-3).powf(w);
@@ -367,7 +375,7 @@ pub(crate) mod tests {
             feature: vec![energy, LEAF, LEAF],
             threshold: vec![-1.0, 0.0, 0.0],
             right: vec![2, 0, 1],
-            leaf_probs: vec![[0.9, 0.1, 0.0, 0.0, 0.0], [0.0, 0.8, 0.1, 0.1, 0.0]],
+            leaf_probs: vec![[90, 10, 0, 0, 0], [0, 80, 10, 10, 0]],
         };
         Model::new(ModelFile {
             schema_version: SCHEMA_VERSION,

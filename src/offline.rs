@@ -38,6 +38,8 @@ pub struct WindowRecord {
     pub end_ns: i64,
     /// Input rate over the window, Hz.
     pub input_rate_hz: f32,
+    /// Whether the window carries evidence the model may judge (see `pipeline::classifiable`).
+    pub classifiable: bool,
     /// Longest gap between input samples since the previous window, ns (decides smoother resets on replay).
     pub max_gap_before_ns: i64,
     /// The feature vector.
@@ -60,6 +62,7 @@ pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRec
                     start_ns: view.start_ns,
                     end_ns: view.end_ns,
                     input_rate_hz: view.input_rate_hz,
+                    classifiable: crate::pipeline::classifiable(view, fv),
                     max_gap_before_ns: max_gap,
                     features: *fv,
                     slow_features: *slow_fv,
@@ -140,7 +143,8 @@ pub fn replay_with_transitions(
         if w.max_gap_before_ns > config.reset_smoother_gap_ns {
             sm.reset();
         }
-        let probs: Option<[f32; N_CLASSES]> = model.predict(&w.features, &w.slow_features, w.input_rate_hz);
+        let probs: Option<[f32; N_CLASSES]> =
+            if w.classifiable { model.predict(&w.features, &w.slow_features, w.input_rate_hz) } else { None };
         let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
         while let Some(ev) = q.pop() {
             if ev.kind == EventKind::Enter {

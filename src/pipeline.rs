@@ -43,6 +43,16 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Whether a window carries evidence the model may judge. Two kinds of input are refused (the window gets no
+/// decision, so the session reports `Unknown`) rather than guessed at:
+/// - a dead sensor: no variation at all (all-zero or frozen values);
+/// - acceleration in g instead of m/s^2: a slow component of about 1 where gravity should read 9.8.
+pub fn classifiable(view: &WindowView, fv: &FeatureVector) -> bool {
+    let dead = fv[crate::features::LOG_ENERGY] <= (1e-4f32 + 1e-9).log10();
+    let g_units = view.gravity_fraction < 0.5 && (0.75..=1.3).contains(&view.gravity_norm);
+    !(dead || g_units)
+}
+
 /// Samples in, feature vectors out.
 #[derive(Debug)]
 pub struct FrontEnd {
@@ -94,7 +104,7 @@ impl FrontEnd {
         mut on_window: impl FnMut(&WindowView, &FeatureVector, &FeatureVector),
     ) -> Result<PushOutcome, SampleError> {
         self.validator.check(s)?;
-        let gap_ns = self.last_t_ns.map_or(0, |t| s.t_ns - t);
+        let gap_ns = self.last_t_ns.map_or(0, |t| s.t_ns.saturating_sub(t));
         self.last_t_ns = Some(s.t_ns);
         let fusion = &mut self.fusion;
         let ring = &mut self.ring;
@@ -106,7 +116,7 @@ impl FrontEnd {
         let slow_fv = &mut self.slow_fv;
         let continuity = self.resampler.push(s, |g| {
             let est = fusion.update(g);
-            if ring.push(g.t_ns, &g.accel, &est.up, est.plausible, g.inputs) {
+            if ring.push(g.t_ns, &g.accel, &est, g.inputs) {
                 ring.copy_window(view);
                 features.extract(view, fv);
                 slow_view(view, slow);
@@ -207,7 +217,8 @@ impl Pipeline {
         let windows = &mut self.windows_classified;
         let last = &mut self.last_decision;
         let outcome = self.front.push(s, |view, fv, slow_fv| {
-            let probs: Option<[f32; N_CLASSES]> = model.predict(fv, slow_fv, view.input_rate_hz);
+            let probs: Option<[f32; N_CLASSES]> =
+                if classifiable(view, fv) { model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
             *last = Some(smoother.step(probs.as_ref(), view.start_ns, view.end_ns, events));
             *windows += 1;
         })?;

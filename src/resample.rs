@@ -63,7 +63,7 @@ impl Resampler {
     /// nothing is emitted for the gap and the caller should reset everything downstream first.
     pub fn push(&mut self, s: &Sample, mut emit: impl FnMut(&GridSample)) -> Continuity {
         let last = match self.last {
-            Some(l) if s.t_ns > l.t_ns && s.t_ns - l.t_ns <= self.max_gap_ns => l,
+            Some(l) if s.t_ns > l.t_ns && s.t_ns.saturating_sub(l.t_ns) <= self.max_gap_ns => l,
             _ => {
                 self.restart_at(s);
                 return Continuity::Restarted;
@@ -95,7 +95,7 @@ impl Resampler {
             self.sum_g = Vector3::zeros();
             self.n = 0;
             self.n_gyro = 0;
-            self.next_grid_ns += PERIOD_NS;
+            self.next_grid_ns = self.next_grid_ns.saturating_add(PERIOD_NS);
         }
         self.add(s);
         self.last = Some(*s);

@@ -43,18 +43,21 @@ pub struct SmootherConfig {
     pub switch_prob: f32,
     /// Exponent applied to the classifier's likelihood ratios (1 = trust fully).
     pub evidence_weight: f32,
+    /// Scale of the `other` likelihood: how readily an unfamiliar activity turns decisions into `Unknown`.
+    pub other_weight: f32,
 }
 
 impl Default for SmootherConfig {
     fn default() -> Self {
         SmootherConfig {
             hop_s: 2.5,
-            unknown_floor: 0.55,
+            unknown_floor: 0.6,
             dwell_s: 5.0,
             transit_stop_timeout_s: 180.0,
             transit_walk_exit_s: 30.0,
-            switch_prob: 0.02,
+            switch_prob: 0.03,
             evidence_weight: 0.7,
+            other_weight: 0.6,
         }
     }
 }
@@ -141,7 +144,7 @@ impl Smoother {
         if let Some(p) = probs {
             let w = self.config.evidence_weight;
             let e = |k: usize| ((p[k].max(0.01)) / self.priors[k]).powf(w);
-            let emis = [e(0), e(1), e(2), e(3), e(0), e(4)];
+            let emis = [e(0), e(1), e(2), e(3), e(0), e(4) * self.config.other_weight];
             for (n, em) in next.iter_mut().zip(emis) {
                 *n *= em;
             }

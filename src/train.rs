@@ -58,7 +58,7 @@ pub struct ForestParams {
 
 impl Default for ForestParams {
     fn default() -> Self {
-        ForestParams { trees: 40, max_depth: 12, min_leaf: 4.0, per_class: 2500, feature_fraction: 0.6, seed: 7 }
+        ForestParams { trees: 30, max_depth: 10, min_leaf: 8.0, per_class: 2500, feature_fraction: 0.6, seed: 7 }
     }
 }
 
@@ -208,7 +208,10 @@ fn fit_tree(
     }
     for (p, c) in f.leaf_probs.iter_mut().zip(counts) {
         let s: f32 = c.iter().sum();
-        *p = if s > 0.0 { c.map(|v| v / s) } else { [1.0 / N_CLASSES as f32; N_CLASSES] };
+        *p = if s > 0.0 { c.map(|v| (v / s * 255.0).round() as u8) } else { [51; N_CLASSES] };
+        if p.iter().all(|&v| v == 0) {
+            *p = [51; N_CLASSES];
+        }
     }
     Ok(f)
 }
@@ -230,7 +233,7 @@ fn export_node(node: &TreeNode<f32, usize>, cols: &[usize], f: &mut Forest) -> u
         }
         _ => {
             f.right[idx] = f.leaf_probs.len() as u32;
-            f.leaf_probs.push([0.0; N_CLASSES]);
+            f.leaf_probs.push([0; N_CLASSES]);
         }
     }
     idx as u32
@@ -516,6 +519,9 @@ fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOption
     for tw in sets {
         for w in &tw.windows {
             let Some((label, purity)) = w.truth else { continue };
+            if !w.classifiable {
+                continue;
+            }
             if purity < opts.min_purity || w.input_rate_hz < opts.min_rate_hz {
                 continue;
             }

@@ -5,6 +5,8 @@
 use nalgebra::Vector3;
 use zeroize::Zeroize;
 
+use crate::fusion::GravityEstimate;
+
 /// Window length in grid samples (5 s at 20 Hz).
 pub const WINDOW_LEN: usize = 100;
 /// Hop between windows in grid samples (2.5 s at 20 Hz).
@@ -19,6 +21,8 @@ pub struct WindowView {
     pub up: [[f32; WINDOW_LEN]; 3],
     /// Fraction of samples whose gravity estimate was plausible.
     pub gravity_fraction: f32,
+    /// Mean magnitude of the slow (gravity) component, m/s^2.
+    pub gravity_norm: f32,
     /// Input samples per second over the window (the real input rate, before resampling).
     pub input_rate_hz: f32,
     /// Grid time of the first sample, ns.
@@ -33,6 +37,7 @@ impl Default for WindowView {
             accel: [[0.0; WINDOW_LEN]; 3],
             up: [[0.0; WINDOW_LEN]; 3],
             gravity_fraction: 0.0,
+            gravity_norm: 0.0,
             input_rate_hz: 0.0,
             start_ns: 0,
             end_ns: 0,
@@ -45,6 +50,7 @@ impl Zeroize for WindowView {
         self.accel.zeroize();
         self.up.zeroize();
         self.gravity_fraction = 0.0;
+        self.gravity_norm = 0.0;
         self.input_rate_hz = 0.0;
         self.start_ns = 0;
         self.end_ns = 0;
@@ -73,6 +79,7 @@ pub fn slow_view(src: &WindowView, out: &mut WindowView) {
     }
     out.up = src.up;
     out.gravity_fraction = src.gravity_fraction;
+    out.gravity_norm = src.gravity_norm;
     out.input_rate_hz = src.input_rate_hz.min(crate::resample::RATE_HZ / SLOW_STRIDE as f32);
     out.start_ns = src.start_ns;
     out.end_ns = src.end_ns;
@@ -84,6 +91,7 @@ pub struct WindowRing {
     accel: [[f32; WINDOW_LEN]; 3],
     up: [[f32; WINDOW_LEN]; 3],
     plausible: [bool; WINDOW_LEN],
+    g_norm: [f32; WINDOW_LEN],
     inputs: [u16; WINDOW_LEN],
     t_ns: [i64; WINDOW_LEN],
     head: usize,
@@ -97,6 +105,7 @@ impl Default for WindowRing {
             accel: [[0.0; WINDOW_LEN]; 3],
             up: [[0.0; WINDOW_LEN]; 3],
             plausible: [false; WINDOW_LEN],
+            g_norm: [0.0; WINDOW_LEN],
             inputs: [0; WINDOW_LEN],
             t_ns: [0; WINDOW_LEN],
             head: 0,
@@ -108,13 +117,14 @@ impl Default for WindowRing {
 
 impl WindowRing {
     /// Appends one fused sample; returns true when a window is due (full ring and a hop since the last one).
-    pub fn push(&mut self, t_ns: i64, accel: &Vector3<f32>, up: &Vector3<f32>, plausible: bool, inputs: u16) -> bool {
+    pub fn push(&mut self, t_ns: i64, accel: &Vector3<f32>, gravity: &GravityEstimate, inputs: u16) -> bool {
         let i = self.head;
         for k in 0..3 {
             self.accel[k][i] = accel[k];
-            self.up[k][i] = up[k];
+            self.up[k][i] = gravity.up[k];
         }
-        self.plausible[i] = plausible;
+        self.plausible[i] = gravity.plausible;
+        self.g_norm[i] = gravity.norm;
         self.inputs[i] = inputs;
         self.t_ns[i] = t_ns;
         self.head = (self.head + 1) % WINDOW_LEN;
@@ -132,6 +142,7 @@ impl WindowRing {
     pub fn copy_window(&self, out: &mut WindowView) {
         let mut n_inputs: u32 = 0;
         let mut n_plausible = 0usize;
+        let mut norm_sum = 0.0f32;
         for j in 0..WINDOW_LEN {
             let i = (self.head + j) % WINDOW_LEN;
             for k in 0..3 {
@@ -140,7 +151,9 @@ impl WindowRing {
             }
             n_inputs += u32::from(self.inputs[i]);
             n_plausible += usize::from(self.plausible[i]);
+            norm_sum += self.g_norm[i];
         }
+        out.gravity_norm = norm_sum / WINDOW_LEN as f32;
         out.start_ns = self.t_ns[self.head % WINDOW_LEN];
         out.end_ns = self.t_ns[(self.head + WINDOW_LEN - 1) % WINDOW_LEN];
         let span_s = (out.end_ns - out.start_ns) as f32 * 1e-9 + crate::resample::PERIOD_NS as f32 * 1e-9;
@@ -153,6 +166,7 @@ impl WindowRing {
         self.accel.zeroize();
         self.up.zeroize();
         self.plausible.zeroize();
+        self.g_norm.zeroize();
         self.inputs.zeroize();
         self.t_ns.zeroize();
         self.head = 0;
@@ -185,7 +199,8 @@ mod tests {
         let mut r = WindowRing::default();
         let mut due = Vec::new();
         for i in 0..300i64 {
-            if r.push(i, &Vector3::new(i as f32, 0.0, 0.0), &Vector3::z(), true, 1) {
+            let g = GravityEstimate { up: Vector3::z(), plausible: true, norm: 9.8 };
+            if r.push(i, &Vector3::new(i as f32, 0.0, 0.0), &g, 1) {
                 due.push(i);
                 let mut w = WindowView::default();
                 r.copy_window(&mut w);

@@ -33,7 +33,7 @@ fn excerpt_windows() -> &'static [WindowView] {
         let mut front = FrontEnd::new(PipelineConfig::default().max_gap_ns);
         let mut out = Vec::new();
         for s in excerpt() {
-            front.push(s, |v, _| out.push(v.clone())).unwrap();
+            front.push(s, |v, _, _| out.push(v.clone())).unwrap();
         }
         out
     })
@@ -281,8 +281,9 @@ fn perturb(c: &mut Classifier, seed: &[f32]) {
             for t in f.threshold.iter_mut() {
                 *t += next();
             }
-            for p in f.leaf_probs.iter_mut().flatten() {
-                *p = (*p + next()).abs();
+            for p in f.leaf_probs.iter_mut() {
+                // Keep at least one non-zero entry per leaf (an all-zero leaf is invalid by design).
+                p[0] = p[0].wrapping_add(next().abs() as u8).max(1);
             }
         }
         Classifier::Linear(l) => {
@@ -302,7 +303,7 @@ proptest! {
     #[test]
     fn perturbed_model_round_trips(
         seed in prop::collection::vec(-1.0e3f32..1.0e3, 1..64),
-        priors in prop::array::uniform4(1e-6f32..1.0),
+        priors in prop::array::uniform5(1e-6f32..1.0),
         dense_rate in 0.0f32..100.0,
         min_frac in 0.0f32..=1.0,
         trained_on in ".{0,80}",

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         // A walk of every tree must end and stay in bounds, whatever the features.
         for x in [0.0f32, -1e30, 1e30, f32::NAN] {
             for rate in [0.0f32, 1.0, 10.0, 50.0, f32::NAN] {
-                if let Some(p) = m.predict(&[x; N_FEATURES], rate) {
+                if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], rate) {
                     assert!(p.iter().all(|v| v.is_finite()));
                 }
             }
