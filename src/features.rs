@@ -5,14 +5,16 @@
 //! into a vertical component (along the window's mean gravity direction, or the principal axis of motion when the
 //! input holds no plausible gravity) and a horizontal plane whose power spectrum is summed over two orthogonal
 //! axes (invariant to heading). Context features summarise the last [`CONTEXT_WINDOWS`] windows, so that slow
-//! evidence (a vehicle's long quiet stretches, braking) reaches a per-window model. The FFT is planned once
-//! (realfft) and runs with preallocated scratch: extraction never allocates.
+//! evidence (a vehicle's long quiet stretches, braking) reaches a per-window model. The FFT (rustfft: a mixed-radix
+//! 4 x 5 x 5 transform built once) runs in place with preallocated scratch: extraction never allocates.
 
 use std::sync::Arc;
 
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::algorithm::butterflies::{Butterfly4, Butterfly5};
+use rustfft::algorithm::MixedRadix;
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftDirection};
 use zeroize::Zeroize;
 
 use crate::resample::RATE_HZ;
@@ -94,9 +96,8 @@ struct Summary {
 /// Computes feature vectors. Holds the FFT plan, scratch buffers and the context ring (derived signal data,
 /// zeroized by [`FeatureExtractor::wipe`]).
 pub struct FeatureExtractor {
-    fft: Arc<dyn RealToComplex<f32>>,
-    fft_in: Vec<f32>,
-    fft_out: Vec<Complex<f32>>,
+    fft: Arc<dyn Fft<f32>>,
+    fft_buf: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
     context: [Summary; CONTEXT_WINDOWS],
     context_len: usize,
@@ -116,16 +117,17 @@ impl Default for FeatureExtractor {
 }
 
 impl FeatureExtractor {
-    /// Plans the FFT and allocates every buffer (the only allocation feature extraction ever makes).
+    /// Builds the FFT and allocates every buffer (the only allocation feature extraction ever makes).
     pub fn new() -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW_LEN);
-        let fft_in = fft.make_input_vec();
-        let fft_out = fft.make_output_vec();
-        let scratch = fft.make_scratch_vec();
+        let dir = FftDirection::Forward;
+        let n25: Arc<dyn Fft<f32>> =
+            Arc::new(MixedRadix::new(Arc::new(Butterfly5::new(dir)), Arc::new(Butterfly5::new(dir))));
+        let fft: Arc<dyn Fft<f32>> = Arc::new(MixedRadix::new(Arc::new(Butterfly4::new(dir)), n25));
+        debug_assert_eq!(fft.len(), WINDOW_LEN);
+        let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
         FeatureExtractor {
             fft,
-            fft_in,
-            fft_out,
+            fft_buf: vec![Complex::new(0.0, 0.0); WINDOW_LEN],
             scratch,
             context: [Summary::default(); CONTEXT_WINDOWS],
             context_len: 0,
@@ -135,41 +137,34 @@ impl FeatureExtractor {
 
     /// Forgets the context (after a gap in the stream) and zeroizes every buffer; returns bytes wiped.
     pub fn wipe(&mut self) -> usize {
-        self.fft_in.iter_mut().for_each(|x| *x = 0.0);
-        for c in self.fft_out.iter_mut().chain(self.scratch.iter_mut()) {
+        for c in self.fft_buf.iter_mut().chain(self.scratch.iter_mut()) {
             *c = Complex::new(0.0, 0.0);
         }
         self.context = [Summary::default(); CONTEXT_WINDOWS];
         self.context_len = 0;
         self.context_head = 0;
-        self.fft_in.len() * 4
-            + (self.fft_out.len() + self.scratch.len()) * 8
-            + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
+        (self.fft_buf.len() + self.scratch.len()) * 8 + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
     }
 
     /// Bytes of signal-derived state this extractor holds.
     pub fn buffer_bytes(&self) -> usize {
-        self.fft_in.capacity() * 4
-            + (self.fft_out.capacity() + self.scratch.capacity()) * 8
-            + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
+        (self.fft_buf.capacity() + self.scratch.capacity()) * 8 + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
     }
 
     /// True when no signal-derived value is held.
     pub fn is_zero(&self) -> bool {
-        self.fft_in.iter().all(|&x| x == 0.0)
-            && self.fft_out.iter().chain(&self.scratch).all(|c| c.re == 0.0 && c.im == 0.0)
+        self.fft_buf.iter().chain(&self.scratch).all(|c| c.re == 0.0 && c.im == 0.0)
             && self.context.iter().all(|s| *s == Summary::default())
     }
 
     /// Power spectrum of `x` into `power` (bins 0..=N/2).
     fn power(&mut self, x: &[f32; WINDOW_LEN], power: &mut [f32; N_BINS]) {
-        self.fft_in.copy_from_slice(x);
-        if self.fft.process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.scratch).is_err() {
-            // Only possible with mismatched buffer lengths, which `new` rules out; report silence rather than panic.
-            power.fill(0.0);
-            return;
+        for (c, &v) in self.fft_buf.iter_mut().zip(x) {
+            *c = Complex::new(v, 0.0);
         }
-        for (p, c) in power.iter_mut().zip(&self.fft_out) {
+        self.fft.process_with_scratch(&mut self.fft_buf, &mut self.scratch);
+        // A real signal's spectrum is symmetric: bins 0..=N/2 hold all of it.
+        for (p, c) in power.iter_mut().zip(&self.fft_buf) {
             *p = c.norm_sqr();
         }
     }
