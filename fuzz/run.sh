@@ -6,7 +6,7 @@
 set -euo pipefail
 SECONDS_EACH="${1:-20}"
 cd "$(dirname "$0")/.."
-TARGETS=(trace_csv model_file consent_record session dataset_lines)
+TARGETS=(trace_csv model_file consent_record session dataset_lines c_abi)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/fuzz/target}"
 SAN=(-s none)   # safe Rust: the sanitizer adds little, -s none builds and runs faster; panics still crash
 cargo +nightly fuzz build "${SAN[@]}" -O -a

@@ -94,7 +94,8 @@ impl Confusion {
             per_class,
             confusion: ConfusionJson {
                 labels: LABELS.iter().map(|s| s.to_string()).collect(),
-                matrix: self.matrix.iter().map(|r| r.to_vec()).collect(),
+                // Square, one row per label: no decision has the truth `unknown`, so its row is zeros.
+                matrix: self.matrix.iter().map(|r| r.to_vec()).chain(std::iter::once(vec![0; 5])).collect(),
             },
             other: OtherReport {
                 decisions: other_total,
@@ -122,7 +123,7 @@ pub struct ClassMetrics {
 /// The confusion matrix as written to JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfusionJson {
-    /// Row and column labels (`still, walking, running, transit, unknown`; rows stop before `unknown`).
+    /// Row and column labels (`still, walking, running, transit, unknown`).
     pub labels: Vec<String>,
     /// `matrix[i][j]`: decisions whose truth is `labels[i]` and whose output is `labels[j]`.
     pub matrix: Vec<Vec<u64>>,
@@ -191,7 +192,7 @@ impl Report {
         );
         let _ = writeln!(s, "confusion (rows truth, columns output):");
         let _ = writeln!(s, "{:<10} {}", "", LABELS.iter().map(|l| format!("{l:>9}")).collect::<String>());
-        for (i, row) in self.confusion.matrix.iter().enumerate() {
+        for (i, row) in self.confusion.matrix.iter().take(4).enumerate() {
             let _ = writeln!(s, "{:<10} {}", LABELS[i], row.iter().map(|v| format!("{v:>9}")).collect::<String>());
         }
         s
@@ -254,6 +255,9 @@ mod tests {
         assert_eq!(r.other.confident, 1);
         assert_eq!(c.unlabelled, 1);
         assert_eq!(r.confusion.matrix[3], vec![5, 0, 0, 5, 0]);
+        assert_eq!(r.confusion.matrix.len(), 5);
+        assert!(r.confusion.matrix.iter().all(|row| row.len() == 5));
+        assert_eq!(r.confusion.matrix[4], vec![0; 5]);
     }
 
     #[test]
