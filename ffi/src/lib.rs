@@ -2,6 +2,7 @@
 //!
 //! This is the only place in the project with `unsafe` code. The header `include/motiongate.h` is generated from
 //! this file by cbindgen (see `build.rs`); the doc comments below are copied into it.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
