@@ -36,23 +36,14 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     let path = if gz.exists() { gz } else { dir.join("acc_running.csv") };
     let mut lines = open_lines(&path)?;
     let file = lines.file().to_string();
-    match lines.next_line()? {
-        None => return Err(ReadError::Empty { file }),
-        Some(l) if l.text.trim() != HEADER => {
-            return Err(ReadError::Header { file, line: 1, reason: format!("expected {HEADER}") })
-        }
-        Some(_) => {}
-    }
+    lines.expect_header(HEADER)?;
     let mut order: Vec<String> = Vec::new();
     let mut locs: BTreeMap<String, Builder> = BTreeMap::new();
     while let Some(l) = lines.next_line()? {
         if l.text.is_empty() {
             continue;
         }
-        let f: Vec<&str> = l.text.split(',').collect();
-        if f.len() != 5 {
-            return Err(ReadError::ColumnCount { file, line: l.no, expected: 5, found: f.len() });
-        }
+        let f = l.fields(&file, 5)?;
         let t_ns = parse_decimal_scaled(f[1], 9)
             .ok_or_else(|| parse_err(&file, l.no, "date_time_epoch_s", f[1], "as seconds"))?;
         let x = parse_f64(&file, l.no, "x", f[2])?;

@@ -54,22 +54,13 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
 fn load_file(path: &Path, split: &str) -> Result<Vec<Trace>, ReadError> {
     let mut lines = open_lines(path)?;
     let file = lines.file().to_string();
-    match lines.next_line()? {
-        None => return Err(ReadError::Empty { file }),
-        Some(l) if l.text.trim() != HEADER => {
-            return Err(ReadError::Header { file, line: 1, reason: format!("expected {HEADER}") })
-        }
-        Some(_) => {}
-    }
+    lines.expect_header(HEADER)?;
     let mut cases: BTreeMap<i64, (Label, Builder)> = BTreeMap::new();
     while let Some(l) = lines.next_line()? {
         if l.text.is_empty() {
             continue;
         }
-        let f: Vec<&str> = l.text.split(',').collect();
-        if f.len() != 10 {
-            return Err(ReadError::ColumnCount { file, line: l.no, expected: 10, found: f.len() });
-        }
+        let f = l.fields(&file, 10)?;
         if f[0] != split {
             return Err(super::io::parse_err(&file, l.no, "split", f[0], &format!("as split {split}")));
         }

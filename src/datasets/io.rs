@@ -50,6 +50,17 @@ pub(crate) struct Line<'a> {
     pub terminated: bool,
 }
 
+impl<'a> Line<'a> {
+    /// The comma-separated fields of this line, which must number exactly `expected`.
+    pub(crate) fn fields(&self, file: &str, expected: usize) -> Result<Vec<&'a str>, ReadError> {
+        let f: Vec<&'a str> = self.text.split(',').collect();
+        if f.len() != expected {
+            return Err(ReadError::ColumnCount { file: file.to_string(), line: self.no, expected, found: f.len() });
+        }
+        Ok(f)
+    }
+}
+
 impl<R: BufRead> Lines<R> {
     /// Wraps a reader; `file` names it in errors.
     pub(crate) fn new(inner: R, file: String) -> Self {
@@ -66,6 +77,18 @@ impl<R: BufRead> Lines<R> {
     /// The name used in errors.
     pub(crate) fn file(&self) -> &str {
         &self.file
+    }
+
+    /// Reads the first line and checks that it is exactly `header` (`Empty` when there is no line at all).
+    pub(crate) fn expect_header(&mut self, header: &str) -> Result<(), ReadError> {
+        let file = self.file.clone();
+        match self.next_line()? {
+            None => Err(ReadError::Empty { file }),
+            Some(l) if l.text.trim() != header => {
+                Err(ReadError::Header { file, line: 1, reason: format!("expected {header}") })
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// The next line, or `None` at the end of the input.

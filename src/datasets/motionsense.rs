@@ -130,10 +130,7 @@ pub fn load_file(path: &Path, subject: u32, act: &str, trial: u32) -> Result<Tra
         if l.text.is_empty() {
             continue;
         }
-        let f: Vec<&str> = l.text.split(',').collect();
-        if f.len() != 4 {
-            return Err(ReadError::ColumnCount { file, line: l.no, expected: 4, found: f.len() });
-        }
+        let f = l.fields(&file, 4)?;
         let idx = parse_i64(&file, l.no, "index", f[0])?;
         let t_ns = idx.checked_mul(PERIOD_NS).ok_or_else(|| parse_err(&file, l.no, "index", f[0], "as a row index"))?;
         let x = parse_f64(&file, l.no, "x", f[1])?;

@@ -77,10 +77,7 @@ pub fn load_ride(ride: &Path, report: &mut LoadReport) -> Result<Trace, ReadErro
         if l.text.is_empty() {
             continue;
         }
-        let f: Vec<&str> = l.text.split(',').collect();
-        if f.len() != n {
-            return Err(ReadError::ColumnCount { file, line: l.no, expected: n, found: f.len() });
-        }
+        let f = l.fields(&file, n)?;
         let t_ns = parse_decimal_scaled(f[ti], 0).ok_or_else(|| parse_err(&file, l.no, "time", f[ti], "as ns"))?;
         let x = parse_f64(&file, l.no, "x", f[xi])? as f32;
         let y = parse_f64(&file, l.no, "y", f[yi])? as f32;

@@ -70,22 +70,13 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Trace, ReadErro
     };
     let mut lines = open_lines(path)?;
     let file = lines.file().to_string();
-    match lines.next_line()? {
-        None => return Err(ReadError::Empty { file }),
-        Some(l) if l.text.trim() != HEADER => {
-            return Err(ReadError::Header { file, line: 1, reason: format!("expected {HEADER}") })
-        }
-        Some(_) => {}
-    }
+    lines.expect_header(HEADER)?;
     let mut b = Builder::with_capacity(8192);
     while let Some(l) = lines.next_line()? {
         if l.text.is_empty() {
             continue;
         }
-        let f: Vec<&str> = l.text.split(',').collect();
-        if f.len() != 8 {
-            return Err(ReadError::ColumnCount { file, line: l.no, expected: 8, found: f.len() });
-        }
+        let f = l.fields(&file, 8)?;
         let mut v = [0f32; 6];
         for (k, x) in v.iter_mut().enumerate() {
             *x = parse_f64(&file, l.no, FIELDS[k], f[k])? as f32;
