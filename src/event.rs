@@ -38,6 +38,7 @@ pub struct EventQueue {
     head: usize,
     len: usize,
     dropped: u64,
+    pushed: u64,
 }
 
 impl EventQueue {
@@ -51,7 +52,7 @@ impl EventQueue {
             start_ns: 0,
             end_ns: 0,
         };
-        EventQueue { buf: vec![blank; cap], head: 0, len: 0, dropped: 0 }
+        EventQueue { buf: vec![blank; cap], head: 0, len: 0, dropped: 0, pushed: 0 }
     }
 
     /// Number of queued events.
@@ -67,6 +68,11 @@ impl EventQueue {
     /// Maximum number of events held.
     pub fn capacity(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Events pushed since creation (including any dropped later).
+    pub fn pushed(&self) -> u64 {
+        self.pushed
     }
 
     /// Events dropped because the queue was full.
@@ -87,6 +93,7 @@ impl EventQueue {
             }
             self.len -= 1;
         }
+        self.pushed += 1;
         let slot = (self.head + self.len) % cap;
         self.buf[slot] = ev;
         self.len += 1;

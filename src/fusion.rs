@@ -10,7 +10,6 @@
 use nalgebra::{UnitQuaternion, Vector3};
 
 use crate::resample::{GridSample, RATE_HZ};
-use crate::sample::STANDARD_GRAVITY;
 
 /// Time constant of the gravity low-pass, seconds.
 pub const GRAVITY_TAU_S: f32 = 1.0;
@@ -134,12 +133,11 @@ fn madgwick_imu(
     }
 }
 
-/// Standard gravity, re-exported for the feature stage.
-pub const G: f32 = STANDARD_GRAVITY;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const G: f32 = crate::sample::STANDARD_GRAVITY;
 
     fn grid(a: Vector3<f32>, w: Option<Vector3<f32>>) -> GridSample {
         GridSample { t_ns: 0, accel: a, gyro: w.unwrap_or_default(), has_gyro: w.is_some(), inputs: 1 }

@@ -16,7 +16,7 @@ use crate::fusion::Fusion;
 use crate::model::{Model, ModelError, N_CLASSES};
 use crate::resample::{Continuity, Resampler};
 use crate::sample::{Sample, SampleError, StreamValidator};
-use crate::smooth::{Decision, Smoother, SmootherConfig};
+use crate::smooth::{Smoother, SmootherConfig};
 use crate::window::{slow_view, WindowRing, WindowView};
 
 /// Tunables of the pipeline.
@@ -185,7 +185,6 @@ pub struct Pipeline {
     reset_smoother_gap_ns: i64,
     windows_classified: u64,
     samples_accepted: u64,
-    last_decision: Option<Decision>,
 }
 
 impl Pipeline {
@@ -205,7 +204,6 @@ impl Pipeline {
             reset_smoother_gap_ns: config.reset_smoother_gap_ns,
             windows_classified: 0,
             samples_accepted: 0,
-            last_decision: None,
         }
     }
 
@@ -215,11 +213,10 @@ impl Pipeline {
         let smoother = &mut self.smoother;
         let events = &mut self.events;
         let windows = &mut self.windows_classified;
-        let last = &mut self.last_decision;
         let outcome = self.front.push(s, |view, fv, slow_fv| {
             let probs: Option<[f32; N_CLASSES]> =
                 if classifiable(view, fv) { model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
-            *last = Some(smoother.step(probs.as_ref(), view.start_ns, view.end_ns, events));
+            smoother.step(probs.as_ref(), view.start_ns, view.end_ns, events);
             *windows += 1;
         })?;
         if outcome.gap_ns > self.reset_smoother_gap_ns {
@@ -234,9 +231,9 @@ impl Pipeline {
         self.events.pop()
     }
 
-    /// The decision of the latest window, if any.
-    pub fn last_decision(&self) -> Option<&Decision> {
-        self.last_decision.as_ref()
+    /// Events emitted since creation (the Update/Enter/Exit count; a session reports the difference per push).
+    pub fn events_emitted(&self) -> u64 {
+        self.events.pushed()
     }
 
     /// Number of windows classified since creation.
@@ -254,13 +251,12 @@ impl Pipeline {
         let n = self.front.wipe();
         self.smoother.reset();
         self.events.clear();
-        self.last_decision = None;
         n
     }
 
     /// True when no buffer holds a non-zero byte of signal data (used by tests after a purge).
     pub fn raw_buffers_are_zero(&self) -> bool {
-        self.front.is_zero() && self.smoother.is_reset() && self.events.is_empty() && self.last_decision.is_none()
+        self.front.is_zero() && self.smoother.is_reset() && self.events.is_empty()
     }
 
     /// Bytes of buffers this pipeline allocated (the model is shared and not counted).

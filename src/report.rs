@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use crate::eval::{Report, LABELS};
 use crate::offline::DecisionRecord;
-use crate::sample::{Activity, Label};
+use crate::sample::Label;
 
 /// Colour of an activity (and of `other` for truth rows).
 fn colour(name: &str) -> RGBColor {
@@ -180,16 +180,11 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Unused-variant guard so the colour table stays in sync with the activities.
-#[allow(dead_code)]
-fn _colours_cover_activities(a: Activity) -> RGBColor {
-    colour(a.name())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eval::Confusion;
+    use crate::sample::Activity;
 
     #[test]
     fn writes_a_self_contained_report() {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
-use crate::event::{ActivityEvent, EventQueue};
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::event::ActivityEvent;
+use crate::pipeline::Pipeline;
 use crate::sample::{Sample, SampleError};
 
 /// Why a push was refused.
@@ -41,7 +41,6 @@ pub struct SessionSummary {
 #[derive(Debug)]
 struct Engine {
     pipeline: Pipeline,
-    events: EventQueue,
     wiped: bool,
 }
 
@@ -60,7 +59,6 @@ impl SessionCell {
         let mut e = lock(&self.engine);
         let was_live = !e.wiped;
         let bytes = e.pipeline.wipe();
-        e.events.clear();
         e.wiped = true;
         (bytes, was_live)
     }
@@ -93,8 +91,7 @@ impl Session {
         channel: Arc<Channel>,
         shared: Arc<Shared>,
     ) -> Session {
-        let events = EventQueue::with_capacity(PipelineConfig::default().event_capacity);
-        let engine = Engine { pipeline, events, wiped: false };
+        let engine = Engine { pipeline, wiped: false };
         Session {
             cell: Arc::new(SessionCell { engine: Mutex::new(engine), stopped: AtomicU8::new(0) }),
             channel,
@@ -142,7 +139,7 @@ impl Session {
     pub fn push(&mut self, samples: &[Sample]) -> Result<usize, SessionError> {
         self.check()?;
         let mut engine = lock(&self.cell.engine);
-        let mut produced = 0;
+        let emitted_before = engine.pipeline.events_emitted();
         for (index, s) in samples.iter().enumerate() {
             // Re-checked under the lock and between samples: a concurrent purge is never overtaken.
             self.check()?;
@@ -150,14 +147,9 @@ impl Session {
             if !self.gyroscope_allowed {
                 s.gyro = None;
             }
-            let Engine { pipeline, events, .. } = &mut *engine;
-            pipeline.push(&s).map_err(|error| SessionError::InvalidSample { index, error })?;
-            while let Some(ev) = pipeline.next_event() {
-                events.push(ev);
-                produced += 1;
-            }
+            engine.pipeline.push(&s).map_err(|error| SessionError::InvalidSample { index, error })?;
         }
-        Ok(produced)
+        Ok((engine.pipeline.events_emitted() - emitted_before) as usize)
     }
 
     /// Takes the oldest pending event; `None` when there is none or consent has ended (pending events are wiped
@@ -166,7 +158,7 @@ impl Session {
         self.check().ok()?;
         let mut engine = lock(&self.cell.engine);
         self.check().ok()?;
-        engine.events.pop()
+        engine.pipeline.next_event()
     }
 
     /// Windows classified so far (0 after a wipe resets nothing: the counter is not signal data).
@@ -190,7 +182,6 @@ impl Session {
             let mut engine = lock(&self.cell.engine);
             let n = engine.pipeline.windows_classified();
             engine.pipeline.wipe();
-            engine.events.clear();
             engine.wiped = true;
             n
         };

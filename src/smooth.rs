@@ -196,7 +196,6 @@ impl Smoother {
         events: &mut EventQueue,
         posterior: &[f32; N_ACTIVITIES],
     ) -> Activity {
-        let _ = conf;
         if decision == self.current {
             self.candidate = self.current;
             return decision;

@@ -106,18 +106,24 @@ fn the_counter_counts() {
     assert!(n >= 1, "positive control: a Vec allocation must be counted");
 }
 
+/// A granted gate and a session warmed up with the first 30 s of `samples` (FFT buffers, queues, lazily
+/// initialised statics); returns the rest of the samples.
+fn warm_session<'a>(dir: &std::path::Path, samples: &'a [Sample]) -> (Gate, motiongate::Session, &'a [Sample]) {
+    let gate = Gate::open(dir.join("consent.json"), KEY, "activity", 1).unwrap();
+    gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
+    let mut session = gate.open_session().unwrap();
+    let (warm, rest) = samples.split_at(1500);
+    session.push(warm).unwrap();
+    while session.next_event().is_some() {}
+    (gate, session, rest)
+}
+
 #[test]
 fn push_and_next_event_never_allocate() {
     BACKTRACE_WANTED.store(std::env::var_os("MG_ALLOC_BACKTRACE").is_some(), Ordering::Relaxed);
     let samples = excerpt();
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::open(dir.path().join("consent.json"), KEY, "activity", 1).unwrap();
-    gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
-    let mut session = gate.open_session().unwrap();
-    // 30 s at 50 Hz of warm-up (FFT plans, queues, lazily initialised statics).
-    let (warm, rest) = samples.split_at(1500);
-    session.push(warm).unwrap();
-    while session.next_event().is_some() {}
+    let (_gate, mut session, rest) = warm_session(dir.path(), &samples);
     let windows_before = session.windows_classified();
 
     let (allocs, events) = stream_counting(&mut session, rest, 25);
@@ -132,12 +138,7 @@ fn push_and_next_event_never_allocate() {
 fn sample_by_sample_and_after_a_gap_never_allocate() {
     let samples = excerpt();
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::open(dir.path().join("consent.json"), KEY, "activity", 1).unwrap();
-    gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
-    let mut session = gate.open_session().unwrap();
-    let (warm, rest) = samples.split_at(1500);
-    session.push(warm).unwrap();
-    while session.next_event().is_some() {}
+    let (_gate, mut session, rest) = warm_session(dir.path(), &samples);
     // A 2-minute gap (restarts the stream and resets the smoother), then the rest one sample at a time.
     let shifted: Vec<Sample> = rest
         .iter()

@@ -8,6 +8,9 @@ use std::ffi::CString;
 use std::ptr;
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
 use motiongate_ffi::*;
 
 fn take<'a>(data: &mut &'a [u8], n: usize) -> &'a [u8] {
@@ -23,7 +26,7 @@ fn byte(data: &mut &[u8]) -> u8 {
 
 fuzz_target!(|input: &[u8]| {
     let mut data = input;
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new().tempdir_in(common::tmp_root()).expect("temp dir");
     let store = CString::new(dir.path().join("consent.json").to_string_lossy().as_bytes()).expect("path");
     let key_len = (byte(&mut data) % 40) as usize;
     let key = take(&mut data, key_len).to_vec();

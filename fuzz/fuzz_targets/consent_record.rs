@@ -3,6 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+use common::tmp_root;
 use motiongate::consent::{CollectionMethod, ConsentError, Gate, Sensors, Store};
 
 /// The key the seed records were made with (see fuzz/README.md).
@@ -29,13 +33,3 @@ fuzz_target!(|data: &[u8]| {
         Store::open(&path, KEY).expect("a record this process wrote verifies");
     }
 });
-
-fn tmp_root() -> std::path::PathBuf {
-    // tmpfs when available: the record writer fsyncs.
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}

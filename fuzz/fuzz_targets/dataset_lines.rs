@@ -4,6 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+use common::tmp_root;
 use motiongate::datasets::{
     adeptdata_running, basicmotions, hapt, motionsense, paris_metro_sensorlogger, sp_sw_har, us_transportation_tmd,
     wisdm2019_phone_accel, LoadReport,
@@ -34,8 +38,11 @@ fuzz_target!(|data: &[u8]| {
             std::fs::write(&p, body).expect("write");
             sp_sw_har::load_file(&p, &mut LoadReport::default()).map(|t| vec![t])
         }
-        3 => us_transportation_tmd::load_file(&write("sensorfile_user_Car_1480000000000.csv"), &mut LoadReport::default())
-            .map(|t| t.into_iter().collect()),
+        3 => us_transportation_tmd::load_file(
+            &write("sensorfile_user_Car_1480000000000.csv"),
+            &mut LoadReport::default(),
+        )
+        .map(|t| t.into_iter().collect()),
         4 => wisdm2019_phone_accel::load_file(&write("data_1600_accel_phone.txt"), &mut LoadReport::default()),
         5 => {
             write("acc_running.csv");
@@ -61,12 +68,3 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-fn tmp_root() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}

@@ -4,6 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+use common::tmp_root;
 use motiongate::consent::{CollectionMethod, Gate, Sensors};
 use motiongate::{Sample, Session, SessionError};
 
@@ -34,7 +38,7 @@ fn sample(b: &mut Bytes, t_ns: &mut i64) -> Option<Sample> {
             *t_ns = i64::from(b.i16()?) << 46;
             0
         }
-        2 => i64::from(b.u8()?) * 100_000_000, // up to 25 s
+        2 => i64::from(b.u8()?) * 100_000_000,                   // up to 25 s
         3 => i64::from(b.i16()?.unsigned_abs()) * 1_000_000_000, // up to 9 h
         _ => 1_000_000 + i64::from(b.u8()?) * 100_000,
     };
@@ -108,7 +112,10 @@ fuzz_target!(|data: &[u8]| {
                     if let Some(s) = session.as_mut() {
                         assert!(s.gated().is_some(), "withdrawal stops the session before returning");
                         assert!(s.raw_buffers_are_zero(), "withdrawal wipes the session");
-                        assert!(matches!(s.push(&[Sample::accel(i64::MAX, 0.0, 0.0, 9.8)]), Err(SessionError::Gated(_))));
+                        assert!(matches!(
+                            s.push(&[Sample::accel(i64::MAX, 0.0, 0.0, 9.8)]),
+                            Err(SessionError::Gated(_))
+                        ));
                     }
                 }
             }
@@ -128,12 +135,3 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-fn tmp_root() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}
