@@ -11,7 +11,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use motiongate::consent::{CollectionMethod, Gate, Sensors};
 use motiongate::pipeline::{Pipeline, PipelineConfig};
@@ -20,17 +20,18 @@ use motiongate::{Model, Sample};
 
 struct Counting;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static BACKTRACE_WANTED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
+    // Per thread: the tests run in parallel, and another test's armed allocations must not count here.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn note_alloc() {
     // `try_with`: the thread-local may already be gone while a thread shuts down.
     if ARMED.try_with(|a| a.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
         if BACKTRACE_WANTED.swap(false, Ordering::Relaxed) {
             // Disarm while capturing: printing a backtrace allocates.
             ARMED.with(|a| a.set(false));
@@ -41,7 +42,7 @@ fn note_alloc() {
 }
 
 // SAFETY: every call is forwarded unchanged to `System`; the counter only reads a thread-local `Cell<bool>`
-// (const-initialised, no destructor) and bumps an atomic.
+// and bumps a thread-local `Cell<u64>` (both const-initialised, no destructor).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_alloc();
@@ -65,11 +66,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made on this thread while running `f`.
 fn count<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOCS.with(Cell::get);
     ARMED.with(|a| a.set(true));
     let r = f();
     ARMED.with(|a| a.set(false));
-    (r, ALLOCS.load(Ordering::Relaxed) - before)
+    (r, ALLOCS.with(Cell::get) - before)
 }
 
 const KEY: &[u8] = b"alloc-test-key-0123456789";
