@@ -5,23 +5,23 @@
 //! into a vertical component (along the window's mean gravity direction, or the principal axis of motion when the
 //! input holds no plausible gravity) and a horizontal plane whose power spectrum is summed over two orthogonal
 //! axes (invariant to heading). Context features summarise the last [`CONTEXT_WINDOWS`] windows, so that slow
-//! evidence (a vehicle's long quiet stretches, braking) reaches a per-window model. The FFT (rustfft: a mixed-radix
-//! 4 x 5 x 5 transform built once) runs in place with preallocated scratch: extraction never allocates.
+//! evidence (a vehicle's long quiet stretches, braking) reaches a per-window model.
+//!
+//! Cost matters here (two extractions per window on the live path), so: one complex 100-point transform
+//! ([`crate::dft100`]) carries two real signals at once; the autocorrelation comes from the power spectrum
+//! (Wiener-Khinchin, hence circular) instead of a second pass per lag; sums use independent accumulators so they
+//! vectorise; scratch lives in the extractor. Extraction never allocates.
 
-use std::sync::Arc;
-
+use nalgebra::Complex;
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
-use rustfft::algorithm::butterflies::{Butterfly4, Butterfly5};
-use rustfft::algorithm::MixedRadix;
-use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftDirection};
 use zeroize::Zeroize;
 
+use crate::dft100::Dft100;
 use crate::resample::RATE_HZ;
 use crate::window::{WindowView, WINDOW_LEN};
 
 /// Version of the feature schema (names, order and definitions). A model records the version it was trained on.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Number of windows (including the current one) that context features summarise (30 s).
 pub const CONTEXT_WINDOWS: usize = 12;
@@ -83,6 +83,16 @@ pub type FeatureVector = [f32; N_FEATURES];
 const N_BINS: usize = WINDOW_LEN / 2 + 1;
 const FREQ_STEP: f32 = RATE_HZ / WINDOW_LEN as f32;
 
+/// Autocorrelation lags searched for a gait period: 0.25-1.8 s (32 lags: four vectors of eight).
+const AC_LAG_LO: usize = (0.25 * RATE_HZ) as usize;
+const AC_LAGS: usize = 32;
+#[cfg(test)]
+const AC_LAG_HI: usize = AC_LAG_LO + AC_LAGS - 1;
+
+/// `table[k][j / 8][j % 8]`: weight of power bin `k` in the circular autocorrelation at lag `AC_LAG_LO + j`
+/// (`w_k cos(2 pi k lag / N) / N`, `w_k` = 2 for the bins that stand for a conjugate pair).
+type AcTable = [[[f32; 8]; AC_LAGS / 8]; N_BINS];
+
 /// Per-window summaries kept for the context features.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Summary {
@@ -93,12 +103,91 @@ struct Summary {
     dom: f32,
 }
 
-/// Computes feature vectors. Holds the FFT plan, scratch buffers and the context ring (derived signal data,
-/// zeroized by [`FeatureExtractor::wipe`]).
+/// Signal-derived scratch of one extraction. It lives in the extractor (allocated once, wiped with it) rather than
+/// on the stack, so a purge reaches it and extraction spends no time zeroizing stack copies.
+#[derive(Clone)]
+struct Work {
+    /// Centred acceleration per axis.
+    c: [[f32; WINDOW_LEN]; 3],
+    /// Magnitude of the centred acceleration.
+    m: [f32; WINDOW_LEN],
+    /// Vertical component.
+    v: [f32; WINDOW_LEN],
+    /// Horizontal components on an orthonormal basis of the horizontal plane.
+    hx: [f32; WINDOW_LEN],
+    hy: [f32; WINDOW_LEN],
+    /// Horizontal magnitude.
+    h: [f32; WINDOW_LEN],
+    /// Length of each step of the centred acceleration (jerk).
+    step: [f32; WINDOW_LEN],
+    /// Order statistics scratch: the bits of `m` (non-negative floats order like their bit patterns, and integer
+    /// comparisons are cheaper than `total_cmp`).
+    sorted: [u32; WINDOW_LEN],
+    /// Power spectra (bins 0..=N/2) of the vertical component, the centred magnitude and the horizontal plane.
+    pv: [f32; N_BINS],
+    pm: [f32; N_BINS],
+    ph: [f32; N_BINS],
+}
+
+impl Default for Work {
+    fn default() -> Self {
+        Work {
+            c: [[0.0; WINDOW_LEN]; 3],
+            m: [0.0; WINDOW_LEN],
+            v: [0.0; WINDOW_LEN],
+            hx: [0.0; WINDOW_LEN],
+            hy: [0.0; WINDOW_LEN],
+            h: [0.0; WINDOW_LEN],
+            step: [0.0; WINDOW_LEN],
+            sorted: [0; WINDOW_LEN],
+            pv: [0.0; N_BINS],
+            pm: [0.0; N_BINS],
+            ph: [0.0; N_BINS],
+        }
+    }
+}
+
+impl Work {
+    fn zeroize(&mut self) {
+        self.c.zeroize();
+        self.m.zeroize();
+        self.v.zeroize();
+        self.hx.zeroize();
+        self.hy.zeroize();
+        self.h.zeroize();
+        self.step.zeroize();
+        self.sorted.zeroize();
+        self.pv.zeroize();
+        self.pm.zeroize();
+        self.ph.zeroize();
+    }
+
+    fn is_zero(&self) -> bool {
+        self.c
+            .iter()
+            .flatten()
+            .chain(&self.m)
+            .chain(&self.v)
+            .chain(&self.hx)
+            .chain(&self.hy)
+            .chain(&self.h)
+            .chain(&self.step)
+            .chain(&self.pv)
+            .chain(&self.pm)
+            .chain(&self.ph)
+            .all(|&x| x == 0.0)
+            && self.sorted.iter().all(|&b| b == 0)
+    }
+}
+
+/// Computes feature vectors. Holds the FFT plan, the autocorrelation table, scratch buffers and the context ring
+/// (signal-derived data, zeroized by [`FeatureExtractor::wipe`]).
 pub struct FeatureExtractor {
-    fft: Arc<dyn Fft<f32>>,
-    fft_buf: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
+    fft: Dft100,
+    fft_buf: Box<[Complex<f32>; WINDOW_LEN]>,
+    /// The autocorrelation weights (a constant).
+    ac_table: Box<AcTable>,
+    work: Box<Work>,
     context: [Summary; CONTEXT_WINDOWS],
     context_len: usize,
     context_head: usize,
@@ -116,19 +205,31 @@ impl Default for FeatureExtractor {
     }
 }
 
+/// Weight of power bin `k` when summing a real signal's spectrum over all N bins from bins 0..=N/2.
+fn bin_weight(k: usize) -> f32 {
+    if k == 0 || 2 * k == WINDOW_LEN {
+        1.0
+    } else {
+        2.0
+    }
+}
+
 impl FeatureExtractor {
     /// Builds the FFT and allocates every buffer (the only allocation feature extraction ever makes).
     pub fn new() -> Self {
-        let dir = FftDirection::Forward;
-        let n25: Arc<dyn Fft<f32>> =
-            Arc::new(MixedRadix::new(Arc::new(Butterfly5::new(dir)), Arc::new(Butterfly5::new(dir))));
-        let fft: Arc<dyn Fft<f32>> = Arc::new(MixedRadix::new(Arc::new(Butterfly4::new(dir)), n25));
-        debug_assert_eq!(fft.len(), WINDOW_LEN);
-        let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+        let mut ac_table: Box<AcTable> = Box::new([[[0.0f32; 8]; AC_LAGS / 8]; N_BINS]);
+        for (k, row) in ac_table.iter_mut().enumerate() {
+            for (j, t) in row.as_flattened_mut().iter_mut().enumerate() {
+                let lag = (AC_LAG_LO + j) as f64;
+                let ang = 2.0 * std::f64::consts::PI * k as f64 * lag / WINDOW_LEN as f64;
+                *t = (f64::from(bin_weight(k)) * ang.cos() / WINDOW_LEN as f64) as f32;
+            }
+        }
         FeatureExtractor {
-            fft,
-            fft_buf: vec![Complex::new(0.0, 0.0); WINDOW_LEN],
-            scratch,
+            fft: Dft100::new(),
+            fft_buf: Box::new([Complex::new(0.0, 0.0); WINDOW_LEN]),
+            ac_table,
+            work: Box::default(),
             context: [Summary::default(); CONTEXT_WINDOWS],
             context_len: 0,
             context_head: 0,
@@ -137,58 +238,60 @@ impl FeatureExtractor {
 
     /// Forgets the context (after a gap in the stream) and zeroizes every buffer; returns bytes wiped.
     pub fn wipe(&mut self) -> usize {
-        for c in self.fft_buf.iter_mut().chain(self.scratch.iter_mut()) {
+        for c in self.fft_buf.iter_mut() {
             *c = Complex::new(0.0, 0.0);
         }
+        self.work.zeroize();
         self.context = [Summary::default(); CONTEXT_WINDOWS];
         self.context_len = 0;
         self.context_head = 0;
-        (self.fft_buf.len() + self.scratch.len()) * 8 + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
+        std::mem::size_of::<[Complex<f32>; WINDOW_LEN]>()
+            + std::mem::size_of::<Work>()
+            + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
     }
 
-    /// Bytes of signal-derived state this extractor holds.
+    /// Bytes this extractor holds (scratch, context and the constant autocorrelation table).
     pub fn buffer_bytes(&self) -> usize {
-        (self.fft_buf.capacity() + self.scratch.capacity()) * 8 + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
+        std::mem::size_of::<[Complex<f32>; WINDOW_LEN]>()
+            + std::mem::size_of::<Dft100>()
+            + std::mem::size_of::<Work>()
+            + std::mem::size_of::<AcTable>()
+            + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
     }
 
     /// True when no signal-derived value is held.
     pub fn is_zero(&self) -> bool {
-        self.fft_buf.iter().chain(&self.scratch).all(|c| c.re == 0.0 && c.im == 0.0)
+        self.fft_buf.iter().all(|c| c.re == 0.0 && c.im == 0.0)
+            && self.work.is_zero()
             && self.context.iter().all(|s| *s == Summary::default())
-    }
-
-    /// Power spectrum of `x` into `power` (bins 0..=N/2).
-    fn power(&mut self, x: &[f32; WINDOW_LEN], power: &mut [f32; N_BINS]) {
-        for (c, &v) in self.fft_buf.iter_mut().zip(x) {
-            *c = Complex::new(v, 0.0);
-        }
-        self.fft.process_with_scratch(&mut self.fft_buf, &mut self.scratch);
-        // A real signal's spectrum is symmetric: bins 0..=N/2 hold all of it.
-        for (p, c) in power.iter_mut().zip(&self.fft_buf) {
-            *p = c.norm_sqr();
-        }
     }
 
     /// Computes the feature vector of `w` (and advances the context).
     pub fn extract(&mut self, w: &WindowView, out: &mut FeatureVector) {
         let n = WINDOW_LEN as f32;
+        let wk = &mut *self.work;
         // Centre each axis: removes gravity (or whatever constant a source left in).
-        let mut c = [[0.0f32; WINDOW_LEN]; 3];
         let mut mean_up = Vector3::zeros();
         for k in 0..3 {
-            let mean = w.accel[k].iter().sum::<f32>() / n;
-            for (ci, &a) in c[k].iter_mut().zip(&w.accel[k]) {
+            let mean = sum(&w.accel[k]) / n;
+            for (ci, &a) in wk.c[k].iter_mut().zip(&w.accel[k]) {
                 *ci = a - mean;
             }
-            mean_up[k] = w.up[k].iter().sum::<f32>() / n;
+            mean_up[k] = sum(&w.up[k]) / n;
         }
+        let [cx, cy, cz] = &wk.c;
         // Covariance and its eigen-decomposition (principal axes of motion).
-        let mut cov = Matrix3::zeros();
+        let (mut sxx, mut syy, mut szz, mut sxy, mut sxz, mut syz) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for i in 0..WINDOW_LEN {
-            let v = Vector3::new(c[0][i], c[1][i], c[2][i]);
-            cov += v * v.transpose();
+            let (x, y, z) = (cx[i], cy[i], cz[i]);
+            sxx += x * x;
+            syy += y * y;
+            szz += z * z;
+            sxy += x * y;
+            sxz += x * z;
+            syz += y * z;
         }
-        cov /= n;
+        let cov = Matrix3::new(sxx, sxy, sxz, sxy, syy, syz, sxz, syz, szz) / n;
         let eig = SymmetricEigen::new(cov);
         let mut order = [0usize, 1, 2];
         order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
@@ -211,67 +314,59 @@ impl FeatureExtractor {
         let e1 = up.cross(&helper).normalize();
         let e2 = up.cross(&e1);
 
-        let mut m = [0.0f32; WINDOW_LEN];
-        let mut v = [0.0f32; WINDOW_LEN];
-        let mut hx = [0.0f32; WINDOW_LEN];
-        let mut hy = [0.0f32; WINDOW_LEN];
-        let mut h = [0.0f32; WINDOW_LEN];
-        let mut jerk = 0.0f32;
+        // Projections, written as plain array loops so they vectorise.
         for i in 0..WINDOW_LEN {
-            let ci = Vector3::new(c[0][i], c[1][i], c[2][i]);
-            m[i] = ci.norm();
-            v[i] = ci.dot(&up);
-            hx[i] = ci.dot(&e1);
-            hy[i] = ci.dot(&e2);
-            h[i] = (hx[i] * hx[i] + hy[i] * hy[i]).sqrt();
-            if i > 0 {
-                let d = Vector3::new(c[0][i] - c[0][i - 1], c[1][i] - c[1][i - 1], c[2][i] - c[2][i - 1]);
-                jerk += d.norm();
-            }
+            let (x, y, z) = (cx[i], cy[i], cz[i]);
+            wk.m[i] = (x * x + y * y + z * z).sqrt();
+            wk.v[i] = x * up.x + y * up.y + z * up.z;
+            let a = x * e1.x + y * e1.y + z * e1.z;
+            let b = x * e2.x + y * e2.y + z * e2.z;
+            wk.hx[i] = a;
+            wk.hy[i] = b;
+            wk.h[i] = (a * a + b * b).sqrt();
         }
-        jerk = jerk * RATE_HZ / (n - 1.0);
-
-        let (m_mean, m_std) = mean_std(&m);
-        let (_, v_std) = mean_std(&v);
-        let (h_mean, h_std) = mean_std(&h);
-        let energy = (l1 + l2 + l3).max(0.0);
-        let v_pow = v.iter().map(|x| x * x).sum::<f32>() / n;
-        let h_pow = (hx.iter().map(|x| x * x).sum::<f32>() + hy.iter().map(|x| x * x).sum::<f32>()) / n;
-        let v_share = v_pow / (v_pow + h_pow + 1e-9);
-        let (v_skew, v_kurt) = skew_kurt(&v, v_std);
-        let mut zc = 0usize;
+        // Jerk: step lengths into a buffer first (vectorises), then one vectorised sum.
+        wk.step[0] = 0.0;
         for i in 1..WINDOW_LEN {
-            if (v[i - 1] < 0.0) != (v[i] < 0.0) {
-                zc += 1;
-            }
+            let (dx, dy, dz) = (cx[i] - cx[i - 1], cy[i] - cy[i - 1], cz[i] - cz[i - 1]);
+            wk.step[i] = (dx * dx + dy * dy + dz * dz).sqrt();
+        }
+        let jerk = sum(&wk.step) * RATE_HZ / (n - 1.0);
+
+        let (m_mean, m_std) = mean_std(&wk.m);
+        let (_, v_std) = mean_std(&wk.v);
+        let (h_mean, h_std) = mean_std(&wk.h);
+        let energy = (l1 + l2 + l3).max(0.0);
+        let v_pow = dot(&wk.v, &wk.v) / n;
+        let h_pow = (dot(&wk.hx, &wk.hx) + dot(&wk.hy, &wk.hy)) / n;
+        let v_share = v_pow / (v_pow + h_pow + 1e-9);
+        let (v_skew, v_kurt) = skew_kurt(&wk.v, v_std);
+        let mut zc = 0u32;
+        for i in 1..WINDOW_LEN {
+            zc += u32::from((wk.v[i - 1] < 0.0) != (wk.v[i] < 0.0));
         }
         let v_zcr = zc as f32 * RATE_HZ / (n - 1.0);
 
-        let mut sorted = m;
-        let p10 = select(&mut sorted, WINDOW_LEN / 10);
-        let p50 = select(&mut sorted, WINDOW_LEN / 2);
-        let p90 = select(&mut sorted, WINDOW_LEN * 9 / 10);
-        let m_max = m.iter().copied().fold(0.0f32, f32::max);
-
-        // Spectra.
-        let mut pv = [0.0f32; N_BINS];
-        let mut ph = [0.0f32; N_BINS];
-        let mut tmp = [0.0f32; N_BINS];
-        self.power(&v, &mut pv);
-        self.power(&hx, &mut ph);
-        self.power(&hy, &mut tmp);
-        for (a, b) in ph.iter_mut().zip(&tmp) {
-            *a += *b;
+        // Percentiles: the median first, then p10 below it and p90 above it (each search on half the window).
+        for (b, &x) in wk.sorted.iter_mut().zip(&wk.m) {
+            *b = x.to_bits();
         }
-        let vs = spectrum_summary(&pv);
-        let hs = spectrum_summary(&ph);
+        let (lower, p50, upper) = wk.sorted.select_nth_unstable(WINDOW_LEN / 2);
+        let p50 = f32::from_bits(*p50);
+        let p10 = f32::from_bits(*lower.select_nth_unstable(WINDOW_LEN / 10).1);
+        let p90 = f32::from_bits(*upper.select_nth_unstable(WINDOW_LEN * 9 / 10 - WINDOW_LEN / 2 - 1).1);
+        let m_max = wk.m.iter().copied().fold(0.0f32, f32::max);
 
-        let (v_ac_peak, v_ac_lag) = autocorr_peak(&v);
-        let mut mc = m;
-        for x in mc.iter_mut() {
+        // Spectra: the vertical component and the centred magnitude share one FFT, the horizontal plane another.
+        for x in wk.m.iter_mut() {
             *x -= m_mean;
         }
-        let (m_ac_peak, _) = autocorr_peak(&mc);
+        power_pair(&self.fft, &mut self.fft_buf, &wk.v, &wk.m, &mut wk.pv, &mut wk.pm);
+        power_plane(&self.fft, &mut self.fft_buf, &wk.hx, &wk.hy, &mut wk.ph);
+        let vs = spectrum_summary(&wk.pv);
+        let hs = spectrum_summary(&wk.ph);
+        let (v_ac_peak, v_ac_lag) = autocorr_peak(&self.ac_table, &wk.pv);
+        let (m_ac_peak, _) = autocorr_peak(&self.ac_table, &wk.pm);
 
         let log_energy = log10(energy, 1e-4);
         // Context: this window plus the previous ones.
@@ -342,46 +437,134 @@ impl FeatureExtractor {
                 *x = 0.0;
             }
         }
-        c.zeroize();
-        m.zeroize();
-        v.zeroize();
-        hx.zeroize();
-        hy.zeroize();
-        h.zeroize();
-        sorted.zeroize();
-        mc.zeroize();
     }
+}
+
+/// Power spectra (bins 0..=N/2) of two real signals with one complex FFT: `z = a + i b`, then
+/// `A[k] = (Z[k] + conj Z[N-k]) / 2` and `B[k] = (Z[k] - conj Z[N-k]) / 2i`.
+fn power_pair(
+    fft: &Dft100,
+    z: &mut [Complex<f32>; WINDOW_LEN],
+    a: &[f32; WINDOW_LEN],
+    b: &[f32; WINDOW_LEN],
+    pa: &mut [f32; N_BINS],
+    pb: &mut [f32; N_BINS],
+) {
+    fft.forward(a, b, z);
+    for k in 0..N_BINS {
+        let zk = z[k];
+        let zn = z[(WINDOW_LEN - k) % WINDOW_LEN].conj();
+        pa[k] = (zk + zn).norm_sqr() * 0.25;
+        pb[k] = (zk - zn).norm_sqr() * 0.25;
+    }
+}
+
+/// Summed power spectrum `|A|^2 + |B|^2` of two real signals (a plane's two axes) with one complex FFT:
+/// `|Z[k]|^2 + |Z[N-k]|^2 = 2 (|A[k]|^2 + |B[k]|^2)` for `z = a + i b`.
+fn power_plane(
+    fft: &Dft100,
+    z: &mut [Complex<f32>; WINDOW_LEN],
+    a: &[f32; WINDOW_LEN],
+    b: &[f32; WINDOW_LEN],
+    p: &mut [f32; N_BINS],
+) {
+    fft.forward(a, b, z);
+    for (k, pk) in p.iter_mut().enumerate() {
+        *pk = (z[k].norm_sqr() + z[(WINDOW_LEN - k) % WINDOW_LEN].norm_sqr()) * 0.5;
+    }
+}
+
+/// Peak of the normalised circular autocorrelation over lags 0.25-1.8 s (gait periods) and its lag in seconds,
+/// from the signal's power spectrum (Wiener-Khinchin: no pass over the samples per lag). Of peaks equal within 1e-4
+/// (a period's multiples), the shortest lag wins.
+fn autocorr_peak(table: &AcTable, p: &[f32; N_BINS]) -> (f32, f32) {
+    let r0: f32 = p.iter().enumerate().map(|(k, &pk)| pk * bin_weight(k)).sum::<f32>() / WINDOW_LEN as f32;
+    if r0 <= 1e-9 {
+        return (0.0, 0.0);
+    }
+    // Eight lags per accumulator row, so the inner loop is one vector multiply-add.
+    let mut r = [[0.0f32; 8]; AC_LAGS / 8];
+    for (row, &pk) in table.iter().zip(p) {
+        for (acc, t) in r.iter_mut().zip(row) {
+            for l in 0..8 {
+                acc[l] += pk * t[l];
+            }
+        }
+    }
+    let mut best = (f32::NEG_INFINITY, 0usize);
+    for (j, &rj) in r.as_flattened().iter().enumerate() {
+        let rj = rj / r0;
+        if rj > best.0 + 1e-4 {
+            best = (rj, j);
+        }
+    }
+    (best.0.clamp(-1.0, 1.0), (AC_LAG_LO + best.1) as f32 / RATE_HZ)
 }
 
 fn log10(x: f32, floor: f32) -> f32 {
     (x.max(0.0) + floor).log10()
 }
 
+/// Sum with eight independent accumulators: vectorises (a plain `iter().sum()` is one serial chain, since float
+/// addition may not be reordered by the compiler).
+fn sum(x: &[f32; WINDOW_LEN]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for ch in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// Dot product with eight independent accumulators (see [`sum`]).
+fn dot(x: &[f32; WINDOW_LEN], y: &[f32; WINDOW_LEN]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut cx = x.chunks_exact(8);
+    let mut cy = y.chunks_exact(8);
+    for (a8, b8) in (&mut cx).zip(&mut cy) {
+        for ((a, &p), &q) in acc.iter_mut().zip(a8).zip(b8) {
+            *a += p * q;
+        }
+    }
+    acc.iter().sum::<f32>() + cx.remainder().iter().zip(cy.remainder()).map(|(p, q)| p * q).sum::<f32>()
+}
+
 fn mean_std(x: &[f32; WINDOW_LEN]) -> (f32, f32) {
     let n = WINDOW_LEN as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = sum(x) / n;
+    let mut acc = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for ch in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += (v - mean) * (v - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()) / n;
     (mean, var.max(0.0).sqrt())
 }
+
+// `skew_kurt` walks the window in chunks of four.
+const _: () = assert!(WINDOW_LEN % 4 == 0);
 
 fn skew_kurt(x: &[f32; WINDOW_LEN], std: f32) -> (f32, f32) {
     if std < 1e-4 {
         return (0.0, 0.0);
     }
     let n = WINDOW_LEN as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let (mut s3, mut s4) = (0.0f32, 0.0f32);
-    for &v in x {
-        let z = (v - mean) / std;
-        s3 += z * z * z;
-        s4 += z * z * z * z;
+    let mean = sum(x) / n;
+    let inv = 1.0 / std;
+    let (mut s3, mut s4) = ([0.0f32; 4], [0.0f32; 4]);
+    for ch in x.chunks_exact(4) {
+        for j in 0..4 {
+            let z = (ch[j] - mean) * inv;
+            let z2 = z * z;
+            s3[j] += z2 * z;
+            s4[j] += z2 * z2;
+        }
     }
-    (s3 / n, s4 / n - 3.0)
-}
-
-fn select(x: &mut [f32; WINDOW_LEN], k: usize) -> f32 {
-    let (_, v, _) = x.select_nth_unstable_by(k, f32::total_cmp);
-    *v
+    (s3.iter().sum::<f32>() / n, s4.iter().sum::<f32>() / n - 3.0)
 }
 
 struct SpectrumSummary {
@@ -391,8 +574,20 @@ struct SpectrumSummary {
     bands: [f32; 4],
 }
 
-/// Band edges in Hz: [0.2, 1), [1, 3), [3, 5), [5, 10].
-const BAND_EDGES: [f32; 5] = [0.2, 1.0, 3.0, 5.0, 10.01];
+/// Bands as bin ranges (bin `i` is `i * 0.2` Hz): [0.2, 1), [1, 3), [3, 5), [5, 10] Hz.
+const BANDS: [(usize, usize); 4] = [(1, 5), (5, 15), (15, 25), (25, N_BINS)];
+
+/// Natural logarithm to about 1e-5 relative error for positive normal `x` (exponent from the bits, the mantissa
+/// by the atanh series); libm's `ln` per spectrum bin was a tenth of extraction time.
+fn fast_ln(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let ln_m = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))));
+    e as f32 * std::f32::consts::LN_2 + ln_m
+}
 
 fn spectrum_summary(p: &[f32; N_BINS]) -> SpectrumSummary {
     // Bin 0 (the mean) is zero after centring; start at 0.2 Hz (bin 1).
@@ -400,50 +595,35 @@ fn spectrum_summary(p: &[f32; N_BINS]) -> SpectrumSummary {
     if total <= 1e-12 {
         return SpectrumSummary { dom_freq: 0.0, dom_frac: 0.0, entropy: 0.0, bands: [0.0; 4] };
     }
+    let inv_total = 1.0 / total;
     let mut best = 1;
-    let mut entropy = 0.0f32;
-    let mut bands = [0.0f32; 4];
     for (i, &pi) in p.iter().enumerate().skip(1) {
         if pi > p[best] {
             best = i;
         }
-        let q = pi / total;
-        if q > 0.0 {
-            entropy -= q * q.ln();
+    }
+    // Branch-free so it vectorises. `fast_ln` needs a normal number: clamping q at 1e-30 changes a bin's q ln q by
+    // under 1e-28.
+    let mut acc = [0.0f32; 8];
+    let mut chunks = p[1..].chunks_exact(8);
+    for ch in &mut chunks {
+        for (a, &pi) in acc.iter_mut().zip(ch) {
+            let q = pi * inv_total;
+            *a -= q * fast_ln(q.max(1e-30));
         }
-        let f = i as f32 * FREQ_STEP;
-        for b in 0..4 {
-            if f >= BAND_EDGES[b] && f < BAND_EDGES[b + 1] {
-                bands[b] += q;
-            }
-        }
+    }
+    let rest: f32 = chunks.remainder().iter().map(|&pi| pi * inv_total).map(|q| -q * fast_ln(q.max(1e-30))).sum();
+    let entropy = acc.iter().sum::<f32>() + rest;
+    let mut bands = [0.0f32; 4];
+    for (b, &(lo, hi)) in bands.iter_mut().zip(&BANDS) {
+        *b = p[lo..hi].iter().sum::<f32>() * inv_total;
     }
     SpectrumSummary {
         dom_freq: best as f32 * FREQ_STEP,
-        dom_frac: p[best] / total,
+        dom_frac: p[best] * inv_total,
         entropy: entropy / ((N_BINS - 1) as f32).ln(),
         bands,
     }
-}
-
-/// Peak of the normalised autocorrelation for lags 0.25-1.5 s (gait periods), and its lag in seconds.
-fn autocorr_peak(x: &[f32; WINDOW_LEN]) -> (f32, f32) {
-    let r0: f32 = x.iter().map(|v| v * v).sum();
-    if r0 <= 1e-9 {
-        return (0.0, 0.0);
-    }
-    let lo = (0.25 * RATE_HZ) as usize;
-    let hi = (1.5 * RATE_HZ) as usize;
-    let mut best = (f32::NEG_INFINITY, 0usize);
-    for lag in lo..=hi {
-        let r: f32 = x[..WINDOW_LEN - lag].iter().zip(&x[lag..]).map(|(a, b)| a * b).sum();
-        // Unbiased normalisation so longer lags are not penalised.
-        let r = r / r0 * WINDOW_LEN as f32 / (WINDOW_LEN - lag) as f32;
-        if r > best.0 {
-            best = (r, lag);
-        }
-    }
-    (best.0.clamp(-1.0, 1.0), best.1 as f32 / RATE_HZ)
 }
 
 #[cfg(test)]
@@ -469,7 +649,7 @@ mod tests {
         FEATURE_NAMES.iter().position(|n| *n == name).unwrap()
     }
 
-    /// Naive DFT power, the oracle for the realfft path.
+    /// Naive DFT power, the oracle for the FFT path.
     fn naive_power(x: &[f32; WINDOW_LEN]) -> Vec<f32> {
         (0..N_BINS)
             .map(|k| {
@@ -484,19 +664,81 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn fft_power_matches_naive_dft() {
-        let mut fx = FeatureExtractor::new();
+    fn noise(seed: u32) -> [f32; WINDOW_LEN] {
         let mut x = [0.0f32; WINDOW_LEN];
-        let mut seed = 12345u32;
+        let mut seed = seed;
         for v in x.iter_mut() {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
             *v = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
         }
-        let mut p = [0.0f32; N_BINS];
-        fx.power(&x, &mut p);
-        for (a, b) in p.iter().zip(naive_power(&x)) {
-            assert!((a - b).abs() <= 1e-3 * b.max(1.0), "{a} vs {b}");
+        x
+    }
+
+    fn assert_close(a: &[f32], b: &[f32]) {
+        for (a, b) in a.iter().zip(b) {
+            assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn packed_fft_power_matches_naive_dft() {
+        let mut fx = FeatureExtractor::new();
+        let (a, b) = (noise(12345), noise(999));
+        let (mut pa, mut pb, mut plane) = ([0.0f32; N_BINS], [0.0f32; N_BINS], [0.0f32; N_BINS]);
+        power_pair(&fx.fft, &mut fx.fft_buf, &a, &b, &mut pa, &mut pb);
+        let (na, nb) = (naive_power(&a), naive_power(&b));
+        assert_close(&pa, &na);
+        assert_close(&pb, &nb);
+        power_plane(&fx.fft, &mut fx.fft_buf, &a, &b, &mut plane);
+        let sum: Vec<f32> = na.iter().zip(&nb).map(|(x, y)| x + y).collect();
+        assert_close(&plane, &sum);
+    }
+
+    #[test]
+    fn autocorrelation_from_the_spectrum_matches_the_circular_definition() {
+        let mut fx = FeatureExtractor::new();
+        let x = noise(4242);
+        let zero = [0.0f32; WINDOW_LEN];
+        let (mut p, mut p0) = ([0.0f32; N_BINS], [0.0f32; N_BINS]);
+        power_pair(&fx.fft, &mut fx.fft_buf, &x, &zero, &mut p, &mut p0);
+        let r0: f32 = x.iter().map(|v| v * v).sum();
+        let mut best = (f32::NEG_INFINITY, 0usize);
+        for lag in AC_LAG_LO..=AC_LAG_HI {
+            let r: f32 = (0..WINDOW_LEN).map(|i| x[i] * x[(i + lag) % WINDOW_LEN]).sum::<f32>() / r0;
+            if r > best.0 {
+                best = (r, lag);
+            }
+        }
+        let (peak, lag_s) = autocorr_peak(&fx.ac_table, &p);
+        assert!((peak - best.0).abs() < 1e-4, "{peak} vs {}", best.0);
+        assert!((lag_s - best.1 as f32 / RATE_HZ).abs() < 1e-6);
+        assert_eq!(autocorr_peak(&fx.ac_table, &p0), (0.0, 0.0), "a silent signal has no peak");
+    }
+
+    #[test]
+    fn percentiles_match_a_full_sort() {
+        let (a, b, c) = (noise(1), noise(2), noise(3));
+        let mut w = window_from(|_| Vector3::zeros(), Vector3::z());
+        for i in 0..WINDOW_LEN {
+            w.accel[0][i] = a[i] * 4.0;
+            w.accel[1][i] = b[i];
+            w.accel[2][i] = 9.81 + c[i] * 2.0;
+        }
+        let mut f = [0.0; N_FEATURES];
+        FeatureExtractor::new().extract(&w, &mut f);
+        let means: Vec<f32> = (0..3).map(|k| w.accel[k].iter().sum::<f32>() / WINDOW_LEN as f32).collect();
+        let mut m: Vec<f32> =
+            (0..WINDOW_LEN).map(|i| (0..3).map(|k| (w.accel[k][i] - means[k]).powi(2)).sum::<f32>().sqrt()).collect();
+        m.sort_by(f32::total_cmp);
+        for (name, want) in [("m_p10", m[10]), ("m_p50", m[50]), ("m_p90", m[90]), ("m_max", m[99])] {
+            assert!((f[idx(name)] - want).abs() < 1e-5, "{name}: {} vs {want}", f[idx(name)]);
+        }
+    }
+
+    #[test]
+    fn fast_ln_is_close_to_ln() {
+        for &x in &[1e-30f32, 1e-12, 3.7e-5, 0.01, 0.2, 0.5, 0.999, 1.0, 1.5, 2.0, 7.3, 1e6] {
+            assert!((fast_ln(x) - x.ln()).abs() <= 2e-5 * x.ln().abs().max(1.0), "{x}: {} vs {}", fast_ln(x), x.ln());
         }
     }
 

@@ -50,6 +50,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod consent;
+pub mod dft100;
 pub mod event;
 pub mod features;
 pub mod fusion;

@@ -53,6 +53,10 @@ impl Sample {
 }
 
 fn check_vec(v: &Vector3<f32>, field: SampleField, max: f32) -> Result<(), SampleError> {
+    // Fast path: NaN fails every comparison and infinity exceeds `max`, so this accepts exactly the valid vectors.
+    if v.x.abs() <= max && v.y.abs() <= max && v.z.abs() <= max {
+        return Ok(());
+    }
     for (axis, &x) in v.iter().enumerate() {
         if !x.is_finite() {
             return Err(SampleError::NotFinite { field, axis: AXES[axis] });

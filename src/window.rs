@@ -60,21 +60,39 @@ impl Zeroize for WindowView {
 /// Grid samples between the points of a slow view (0.4 s: 2.5 Hz).
 pub const SLOW_STRIDE: usize = 8;
 
+/// For each grid index of a slow view: the point before it, the point after it and the interpolation weight
+/// (computed at compile time: the slow view is on the per-window hot path).
+const SLOW_TABLE: ([u8; WINDOW_LEN], [u8; WINDOW_LEN], [f32; WINDOW_LEN]) = {
+    let (mut lo, mut hi, mut w) = ([0u8; WINDOW_LEN], [0u8; WINDOW_LEN], [0.0f32; WINDOW_LEN]);
+    let last = WINDOW_LEN - 1;
+    let mut i = 0;
+    while i < last {
+        let j = if i + SLOW_STRIDE < last { i + SLOW_STRIDE } else { last };
+        let mut m = i;
+        while m <= j {
+            lo[m] = i as u8;
+            hi[m] = j as u8;
+            w[m] = (m - i) as f32 / (j - i) as f32;
+            m += 1;
+        }
+        i = j;
+    }
+    (lo, hi, w)
+};
+const SLOW_LO: [u8; WINDOW_LEN] = SLOW_TABLE.0;
+const SLOW_HI: [u8; WINDOW_LEN] = SLOW_TABLE.1;
+const SLOW_W: [f32; WINDOW_LEN] = SLOW_TABLE.2;
+const _: () = assert!(WINDOW_LEN <= 256, "slow-view indices are stored as u8");
+
 /// The slow view of a window: the accelerometer point-sampled every [`SLOW_STRIDE`] grid samples and linearly
 /// interpolated back onto the grid. It is what the same motion looks like through a low-rate, event-driven logger,
 /// so that the classifier trained on such logs can also judge full-rate input (see `model`).
 pub fn slow_view(src: &WindowView, out: &mut WindowView) {
-    let last = WINDOW_LEN - 1;
     for k in 0..3 {
-        let mut i = 0;
-        while i < last {
-            let j = (i + SLOW_STRIDE).min(last);
-            let (a, b) = (src.accel[k][i], src.accel[k][j]);
-            for m in i..=j {
-                let w = (m - i) as f32 / (j - i) as f32;
-                out.accel[k][m] = a + (b - a) * w;
-            }
-            i = j;
+        let a = &src.accel[k];
+        for (m, o) in out.accel[k].iter_mut().enumerate() {
+            let (lo, hi) = (a[usize::from(SLOW_LO[m])], a[usize::from(SLOW_HI[m])]);
+            *o = lo + (hi - lo) * SLOW_W[m];
         }
     }
     out.up = src.up;
@@ -143,12 +161,15 @@ impl WindowRing {
         let mut n_inputs: u32 = 0;
         let mut n_plausible = 0usize;
         let mut norm_sum = 0.0f32;
-        for j in 0..WINDOW_LEN {
-            let i = (self.head + j) % WINDOW_LEN;
-            for k in 0..3 {
-                out.accel[k][j] = self.accel[k][i];
-                out.up[k][j] = self.up[k][i];
-            }
+        // Oldest first: the ring from `head` to its end, then from its start to `head`.
+        let (h, tail) = (self.head, WINDOW_LEN - self.head);
+        for k in 0..3 {
+            out.accel[k][..tail].copy_from_slice(&self.accel[k][h..]);
+            out.accel[k][tail..].copy_from_slice(&self.accel[k][..h]);
+            out.up[k][..tail].copy_from_slice(&self.up[k][h..]);
+            out.up[k][tail..].copy_from_slice(&self.up[k][..h]);
+        }
+        for i in 0..WINDOW_LEN {
             n_inputs += u32::from(self.inputs[i]);
             n_plausible += usize::from(self.plausible[i]);
             norm_sum += self.g_norm[i];
