@@ -120,9 +120,9 @@ struct Work {
     h: [f32; WINDOW_LEN],
     /// Length of each step of the centred acceleration (jerk).
     step: [f32; WINDOW_LEN],
-    /// Order statistics scratch: the bits of `m` (non-negative floats order like their bit patterns, and integer
-    /// comparisons are cheaper than `total_cmp`).
-    sorted: [u32; WINDOW_LEN],
+    /// Order statistics scratch: each sample's bucket, and the samples of one bucket.
+    bucket: [u8; WINDOW_LEN],
+    pick: [f32; WINDOW_LEN],
     /// Power spectra (bins 0..=N/2) of the vertical component, the centred magnitude and the horizontal plane.
     pv: [f32; N_BINS],
     pm: [f32; N_BINS],
@@ -139,7 +139,8 @@ impl Default for Work {
             hy: [0.0; WINDOW_LEN],
             h: [0.0; WINDOW_LEN],
             step: [0.0; WINDOW_LEN],
-            sorted: [0; WINDOW_LEN],
+            bucket: [0; WINDOW_LEN],
+            pick: [0.0; WINDOW_LEN],
             pv: [0.0; N_BINS],
             pm: [0.0; N_BINS],
             ph: [0.0; N_BINS],
@@ -156,7 +157,8 @@ impl Work {
         self.hy.zeroize();
         self.h.zeroize();
         self.step.zeroize();
-        self.sorted.zeroize();
+        self.bucket.zeroize();
+        self.pick.zeroize();
         self.pv.zeroize();
         self.pm.zeroize();
         self.ph.zeroize();
@@ -176,7 +178,8 @@ impl Work {
             .chain(&self.pm)
             .chain(&self.ph)
             .all(|&x| x == 0.0)
-            && self.sorted.iter().all(|&b| b == 0)
+            && self.bucket.iter().all(|&b| b == 0)
+            && self.pick.iter().all(|&x| x == 0.0)
     }
 }
 
@@ -281,16 +284,8 @@ impl FeatureExtractor {
         }
         let [cx, cy, cz] = &wk.c;
         // Covariance and its eigen-decomposition (principal axes of motion).
-        let (mut sxx, mut syy, mut szz, mut sxy, mut sxz, mut syz) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for i in 0..WINDOW_LEN {
-            let (x, y, z) = (cx[i], cy[i], cz[i]);
-            sxx += x * x;
-            syy += y * y;
-            szz += z * z;
-            sxy += x * y;
-            sxz += x * z;
-            syz += y * z;
-        }
+        let (sxx, syy, szz) = (dot(cx, cx), dot(cy, cy), dot(cz, cz));
+        let (sxy, sxz, syz) = (dot(cx, cy), dot(cx, cz), dot(cy, cz));
         let cov = Matrix3::new(sxx, sxy, sxz, sxy, syy, syz, sxz, syz, szz) / n;
         let eig = SymmetricEigen::new(cov);
         let mut order = [0usize, 1, 2];
@@ -348,13 +343,7 @@ impl FeatureExtractor {
         let v_zcr = zc as f32 * RATE_HZ / (n - 1.0);
 
         // Percentiles: the median first, then p10 below it and p90 above it (each search on half the window).
-        for (b, &x) in wk.sorted.iter_mut().zip(&wk.m) {
-            *b = x.to_bits();
-        }
-        let (lower, p50, upper) = wk.sorted.select_nth_unstable(WINDOW_LEN / 2);
-        let p50 = f32::from_bits(*p50);
-        let p10 = f32::from_bits(*lower.select_nth_unstable(WINDOW_LEN / 10).1);
-        let p90 = f32::from_bits(*upper.select_nth_unstable(WINDOW_LEN * 9 / 10 - WINDOW_LEN / 2 - 1).1);
+        let [p10, p50, p90] = percentiles(&wk.m, &mut wk.bucket, &mut wk.pick, [10, 50, 90]);
         let m_max = wk.m.iter().copied().fold(0.0f32, f32::max);
 
         // Spectra: the vertical component and the centred magnitude share one FFT, the horizontal plane another.
@@ -365,8 +354,8 @@ impl FeatureExtractor {
         power_plane(&self.fft, &mut self.fft_buf, &wk.hx, &wk.hy, &mut wk.ph);
         let vs = spectrum_summary(&wk.pv);
         let hs = spectrum_summary(&wk.ph);
-        let (v_ac_peak, v_ac_lag) = autocorr_peak(&self.ac_table, &wk.pv);
-        let (m_ac_peak, _) = autocorr_peak(&self.ac_table, &wk.pm);
+        let (v_ac_peak, v_ac_lag) = autocorr_peak(&self.ac_table, &wk.pv, v_pow * n);
+        let (m_ac_peak, _) = autocorr_peak(&self.ac_table, &wk.pm, dot(&wk.m, &wk.m));
 
         let log_energy = log10(energy, 1e-4);
         // Context: this window plus the previous ones.
@@ -477,8 +466,8 @@ fn power_plane(
 /// Peak of the normalised circular autocorrelation over lags 0.25-1.8 s (gait periods) and its lag in seconds,
 /// from the signal's power spectrum (Wiener-Khinchin: no pass over the samples per lag). Of peaks equal within 1e-4
 /// (a period's multiples), the shortest lag wins.
-fn autocorr_peak(table: &AcTable, p: &[f32; N_BINS]) -> (f32, f32) {
-    let r0: f32 = p.iter().enumerate().map(|(k, &pk)| pk * bin_weight(k)).sum::<f32>() / WINDOW_LEN as f32;
+/// `r0` is the signal's energy (sum of squares: the lag-0 autocorrelation).
+fn autocorr_peak(table: &AcTable, p: &[f32; N_BINS], r0: f32) -> (f32, f32) {
     if r0 <= 1e-9 {
         return (0.0, 0.0);
     }
@@ -491,14 +480,15 @@ fn autocorr_peak(table: &AcTable, p: &[f32; N_BINS]) -> (f32, f32) {
             }
         }
     }
+    // Compared unnormalised (r0 > 0): one division in all instead of one per lag.
+    let tol = 1e-4 * r0;
     let mut best = (f32::NEG_INFINITY, 0usize);
     for (j, &rj) in r.as_flattened().iter().enumerate() {
-        let rj = rj / r0;
-        if rj > best.0 + 1e-4 {
+        if rj > best.0 + tol {
             best = (rj, j);
         }
     }
-    (best.0.clamp(-1.0, 1.0), (AC_LAG_LO + best.1) as f32 / RATE_HZ)
+    ((best.0 / r0).clamp(-1.0, 1.0), (AC_LAG_LO + best.1) as f32 / RATE_HZ)
 }
 
 fn log10(x: f32, floor: f32) -> f32 {
@@ -576,6 +566,56 @@ struct SpectrumSummary {
 
 /// Bands as bin ranges (bin `i` is `i * 0.2` Hz): [0.2, 1), [1, 3), [3, 5), [5, 10] Hz.
 const BANDS: [(usize, usize); 4] = [(1, 5), (5, 15), (15, 25), (25, N_BINS)];
+
+/// Buckets of the order-statistics search.
+const N_BUCKETS: usize = 32;
+
+/// The order statistics of the given ranks (0-based) of `x`, exactly, by bucket selection: a monotonic map of each
+/// value to one of [`N_BUCKETS`] equal-width buckets between the minimum and the maximum, a count per bucket, then
+/// a selection among the few values of the bucket holding each rank. About four times faster than three
+/// `select_nth_unstable` calls on a window (which were a quarter of extraction time).
+fn percentiles<const K: usize>(
+    x: &[f32; WINDOW_LEN],
+    bucket: &mut [u8; WINDOW_LEN],
+    pick: &mut [f32; WINDOW_LEN],
+    ranks: [usize; K],
+) -> [f32; K] {
+    let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // Constant input (or no ordering at all): every order statistic is the minimum.
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        return [lo; K];
+    }
+    // (v - lo) * scale is monotonic in v (each rounding step is), so buckets preserve order. The cast saturates.
+    let scale = N_BUCKETS as f32 / (hi - lo);
+    let mut count = [0u8; N_BUCKETS];
+    for (b, &v) in bucket.iter_mut().zip(x) {
+        let i = (((v - lo) * scale) as usize).min(N_BUCKETS - 1);
+        *b = i as u8;
+        count[i] += 1;
+    }
+    // Counting sort by bucket into `pick`, then a selection inside the bucket that holds each rank.
+    let mut first = [0u8; N_BUCKETS + 1];
+    for i in 0..N_BUCKETS {
+        first[i + 1] = first[i] + count[i];
+    }
+    let mut next = first;
+    for (&b, &v) in bucket.iter().zip(x) {
+        let slot = &mut next[usize::from(b)];
+        pick[usize::from(*slot)] = v;
+        *slot += 1;
+    }
+    let mut out = [lo; K];
+    for (o, &rank) in out.iter_mut().zip(&ranks) {
+        let rank = rank.min(WINDOW_LEN - 1);
+        // The bucket holding `rank`: the last one that starts at or before it.
+        let b = first[1..].partition_point(|&f| usize::from(f) <= rank);
+        let (s, e) = (usize::from(first[b]), usize::from(first[b + 1]));
+        let (_, v, _) = pick[s..e].select_nth_unstable_by(rank - s, f32::total_cmp);
+        *o = *v;
+    }
+    out
+}
 
 /// Natural logarithm to about 1e-5 relative error for positive normal `x` (exponent from the bits, the mantissa
 /// by the atanh series); libm's `ln` per spectrum bin was a tenth of extraction time.
@@ -709,10 +749,10 @@ mod tests {
                 best = (r, lag);
             }
         }
-        let (peak, lag_s) = autocorr_peak(&fx.ac_table, &p);
+        let (peak, lag_s) = autocorr_peak(&fx.ac_table, &p, r0);
         assert!((peak - best.0).abs() < 1e-4, "{peak} vs {}", best.0);
         assert!((lag_s - best.1 as f32 / RATE_HZ).abs() < 1e-6);
-        assert_eq!(autocorr_peak(&fx.ac_table, &p0), (0.0, 0.0), "a silent signal has no peak");
+        assert_eq!(autocorr_peak(&fx.ac_table, &p0, 0.0), (0.0, 0.0), "a silent signal has no peak");
     }
 
     #[test]
@@ -732,6 +772,27 @@ mod tests {
         m.sort_by(f32::total_cmp);
         for (name, want) in [("m_p10", m[10]), ("m_p50", m[50]), ("m_p90", m[90]), ("m_max", m[99])] {
             assert!((f[idx(name)] - want).abs() < 1e-5, "{name}: {} vs {want}", f[idx(name)]);
+        }
+    }
+
+    #[test]
+    fn bucket_percentiles_are_exact_with_ties_and_constants() {
+        let mut cases: Vec<[f32; WINDOW_LEN]> = vec![[2.5; WINDOW_LEN], noise(5).map(|v| v.abs())];
+        let mut ties = [0.0f32; WINDOW_LEN];
+        for (i, t) in ties.iter_mut().enumerate() {
+            *t = (i % 3) as f32 * 0.25;
+        }
+        cases.push(ties);
+        let mut skewed = noise(8).map(|v| v.abs() * 1e-3);
+        skewed[17] = 1e6;
+        cases.push(skewed);
+        for x in cases {
+            let (mut b, mut p) = ([0u8; WINDOW_LEN], [0.0f32; WINDOW_LEN]);
+            let ranks = [0, 10, 50, 90, 99];
+            let got = percentiles(&x, &mut b, &mut p, ranks);
+            let mut sorted = x;
+            sorted.sort_by(f32::total_cmp);
+            assert_eq!(got, ranks.map(|r| sorted[r]));
         }
     }
 

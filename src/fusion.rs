@@ -68,8 +68,10 @@ impl Fusion {
             None => initial_orientation(&lp_up),
         };
         self.orientation = Some(q);
-        // The device-frame direction of world "up" (0, 0, 1).
-        let up = q.inverse_transform_vector(&Vector3::z());
+        // The device-frame direction of world "up" (0, 0, 1): the third row of q's rotation matrix, written out
+        // (nalgebra's general inverse rotation of a vector costs several times as much).
+        let (w, x, y, z) = (q.w, q.i, q.j, q.k);
+        let up = Vector3::new(2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y));
         GravityEstimate { up, plausible, norm }
     }
 
@@ -106,9 +108,10 @@ fn madgwick_imu(
     let mut d1 = 0.5 * (q0 * gx + q2 * gz - q3 * gy);
     let mut d2 = 0.5 * (q0 * gy - q1 * gz + q3 * gx);
     let mut d3 = 0.5 * (q0 * gz + q1 * gy - q2 * gx);
-    let an = accel.norm();
-    if an > 1e-6 {
-        let (ax, ay, az) = (accel.x / an, accel.y / an, accel.z / an);
+    let an2 = accel.norm_squared();
+    if an2 > 1e-12 {
+        let inv_an = 1.0 / an2.sqrt();
+        let (ax, ay, az) = (accel.x * inv_an, accel.y * inv_an, accel.z * inv_an);
         // Gradient of the objective: predicted gravity (world z seen in device frame) minus measured.
         let f1 = 2.0 * (q1 * q3 - q0 * q2) - ax;
         let f2 = 2.0 * (q0 * q1 + q2 * q3) - ay;
@@ -117,17 +120,26 @@ fn madgwick_imu(
         let s1 = 2.0 * q3 * f1 + 2.0 * q0 * f2 - 4.0 * q1 * f3;
         let s2 = -2.0 * q0 * f1 + 2.0 * q3 * f2 - 4.0 * q2 * f3;
         let s3 = 2.0 * q1 * f1 + 2.0 * q2 * f2;
-        let sn = (s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3).sqrt();
-        if sn > 1e-9 {
-            d0 -= beta * s0 / sn;
-            d1 -= beta * s1 / sn;
-            d2 -= beta * s2 / sn;
-            d3 -= beta * s3 / sn;
+        let sn2 = s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3;
+        if sn2 > 1e-18 {
+            let k = beta / sn2.sqrt();
+            d0 -= k * s0;
+            d1 -= k * s1;
+            d2 -= k * s2;
+            d3 -= k * s3;
         }
     }
-    let next = nalgebra::Quaternion::new(q0 + d0 * dt, q1 + d1 * dt, q2 + d2 * dt, q3 + d3 * dt);
-    if next.norm() > 1e-9 && next.coords.iter().all(|c| c.is_finite()) {
-        UnitQuaternion::from_quaternion(next)
+    let next = [q0 + d0 * dt, q1 + d1 * dt, q2 + d2 * dt, q3 + d3 * dt];
+    let n2 = next.iter().map(|c| c * c).sum::<f32>();
+    if n2 > 1e-18 && n2.is_finite() {
+        // Normalised here, so the unchecked constructor holds a unit quaternion.
+        let inv = 1.0 / n2.sqrt();
+        UnitQuaternion::new_unchecked(nalgebra::Quaternion::new(
+            next[0] * inv,
+            next[1] * inv,
+            next[2] * inv,
+            next[3] * inv,
+        ))
     } else {
         q
     }
