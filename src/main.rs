@@ -106,6 +106,9 @@ enum Command {
         /// With --folds: also replay the folds under a grid of smoother settings and print a comparison.
         #[arg(long)]
         sweep: bool,
+        /// With --folds: write every cross-validation decision (dataset, subject, session, time, truth, output) as CSV.
+        #[arg(long)]
+        decisions: Option<PathBuf>,
     },
     /// Inspect or change the consent record of an app (for developers and auditors).
     Consent {
@@ -225,6 +228,7 @@ fn main() -> ExitCode {
             no_augment,
             card,
             sweep,
+            decisions,
         } => {
             let opts = TrainOptions {
                 family: match family {
@@ -239,7 +243,9 @@ fn main() -> ExitCode {
             if sweep {
                 sweep_cmd(&paths, folds.unwrap_or(5), &opts)
             } else {
-                train_cmd(&paths, &out, folds, json.as_deref(), &opts, decimate, rotate, card.as_deref())
+                let outputs =
+                    TrainOutputs { json: json.as_deref(), card: card.as_deref(), decisions: decisions.as_deref() };
+                train_cmd(&paths, &out, folds, &outputs, &opts, decimate, rotate)
             }
         }
         Command::Convert { paths, out } => convert(&paths, &out),
@@ -410,17 +416,24 @@ fn write_json(path: &Path, report: &Report) -> Result<(), Fail> {
     std::fs::write(path, text).map_err(|e| fail(format!("{}: {e}", path.display())))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Optional outputs of `train` besides the model.
+#[derive(Clone, Copy)]
+struct TrainOutputs<'a> {
+    json: Option<&'a Path>,
+    card: Option<&'a Path>,
+    decisions: Option<&'a Path>,
+}
+
 fn train_cmd(
     paths: &[PathBuf],
     out: &Path,
     folds: Option<usize>,
-    json: Option<&Path>,
+    outputs: &TrainOutputs<'_>,
     opts: &TrainOptions,
     decimate: Option<f64>,
     rotate: Option<u64>,
-    card: Option<&Path>,
 ) -> Result<(), Fail> {
+    let TrainOutputs { json, card, decisions } = *outputs;
     opts.params.check()?;
     let start = std::time::Instant::now();
     let traces = load_traces(paths)?;
@@ -440,6 +453,9 @@ fn train_cmd(
         let pb = progress(k as u64, "folds");
         let cv = train::cross_validate(&sets, &test_sets, k, opts, &cfg, |i| pb.set_position(i as u64))?;
         pb.finish_and_clear();
+        if let Some(path) = decisions {
+            write_decisions(path, &cv.decisions)?;
+        }
         let report = cv.overall.report();
         cv_text.push_str(&format!("## Cross-validation ({k} folds, grouped by subject)\n\n```\n{}", report.to_text()));
         cv_text.push_str("per dataset:\n");
@@ -526,14 +542,15 @@ fn train_cmd(
     if let Some(card) = card {
         let text = format!(
             "# motiongate default model\n\n{}; seed {}; feature schema {}; dense classifier for input >= {} Hz, \
-             sparse classifier below (and, with weight {}, on the slow view of dense windows), no decision below {} Hz. \
+             sparse classifier below (and, with weight {} and {} for transit, on the slow view of dense windows; \
+             expert probabilities floored at {}), no decision below {} Hz. \
              Smoother: {:?}.\nSize: {} bytes.\n\n## Data\n\n{}\n\nWindows per dataset and label (5-s windows, \
              2.5-s hop):\n\n```\n{}```\n\n{}\n{}",
             match opts.family {
                 Family::Linear => format!(
                     "Multinomial logistic regression (linfa-logistic) on standardised features, {} class-balanced \
-                     draws per class",
-                    opts.params.per_class
+                     draws per class, spread over the datasets holding the class in proportion to their windows^{}",
+                    opts.params.per_class, opts.balance
                 ),
                 Family::Forest => format!(
                     "Bagged CART forest (linfa-trees): {} trees, depth <= {}, min leaf {}, {:.0}% of features per tree",
@@ -547,6 +564,8 @@ fn train_cmd(
             motiongate::features::SCHEMA_VERSION,
             opts.dense_rate_hz,
             opts.slow_weight,
+            opts.transit_slow_weight,
+            opts.expert_floor,
             opts.min_rate_hz,
             cfg.smoother,
             bytes.len(),
@@ -557,6 +576,31 @@ fn train_cmd(
         );
         std::fs::write(card, text).map_err(|e| fail(format!("{}: {e}", card.display())))?;
     }
+    Ok(())
+}
+
+/// Writes every cross-validation decision (one row per hop) as CSV, for analysing errors by dataset and session.
+fn write_decisions(path: &Path, decisions: &[(motiongate::trace::TraceMeta, Vec<DecisionRecord>)]) -> Result<(), Fail> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let mut w = std::io::BufWriter::new(file);
+    writeln!(w, "dataset,subject,session,start_s,truth,activity,confidence")?;
+    for (m, ds) in decisions {
+        for d in ds {
+            writeln!(
+                w,
+                "{},{},{},{:.1},{},{},{:.3}",
+                m.dataset,
+                m.subject,
+                m.session.replace(',', "_"),
+                d.start_s,
+                d.truth.map_or("", |l| l.name()),
+                d.activity.name(),
+                d.confidence
+            )?;
+        }
+    }
+    w.flush()?;
     Ok(())
 }
 
@@ -721,11 +765,11 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
     let test_sets: Vec<_> = sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect();
     let mut configs = Vec::new();
     for floor in [0.5f32, 0.6] {
-        for weight in [0.7f32, 1.0] {
-            for other in [0.3f32, 0.6, 1.0] {
+        for switch in [0.005f32, 0.03] {
+            for other in [0.6f32, 0.7, 1.0] {
                 let mut c = base.clone();
                 c.smoother.unknown_floor = floor;
-                c.smoother.evidence_weight = weight;
+                c.smoother.switch_prob = switch;
                 c.smoother.other_weight = other;
                 configs.push(c);
             }
@@ -734,7 +778,9 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
     let pb = progress(k as u64, "folds");
     let results = train::cross_validate_many(&sets, &test_sets, k, opts, &configs, |i| pb.set_position(i as u64))?;
     pb.finish_and_clear();
-    println!("floor weight  other  macro-F1  F1 still walk  run  transit  abstained  other-confident  spurious/h");
+    println!(
+        "floor switch  other  macro-F1  F1 still walk  run  transit  abstained  other-confident  spurious/h  walking->transit"
+    );
     for (c, r) in configs.iter().zip(&results) {
         let rep = r.overall.report();
         let f1 = |n: &str| rep.per_class.get(n).map_or(0.0, |m| m.f1);
@@ -744,9 +790,9 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
             h += t.hours;
         }
         println!(
-            "{:>5.2} {:>6.2} {:>6.2}  {:>8.3}  {:>8.3} {:>4.3} {:>4.3} {:>7.3}  {:>8.1}%  {:>14.1}%  {:>9.2}",
+            "{:>5.2} {:>6.3} {:>6.2}  {:>8.3}  {:>8.3} {:>4.3} {:>4.3} {:>7.3}  {:>8.1}%  {:>14.1}%  {:>9.2}  {:>15.2}%",
             c.smoother.unknown_floor,
-            c.smoother.evidence_weight,
+            c.smoother.switch_prob,
             c.smoother.other_weight,
             rep.macro_f1,
             f1("still"),
@@ -755,7 +801,8 @@ fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fai
             f1("transit"),
             100.0 * rep.abstained as f64 / rep.decisions.max(1) as f64,
             100.0 * rep.other.confident_fraction,
-            sp as f64 / h.max(1e-9)
+            sp as f64 / h.max(1e-9),
+            100.0 * rep.walking_as_transit
         );
     }
     Ok(())

@@ -17,12 +17,14 @@ use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES, SCHEMA_VERSION};
 /// Magic bytes at the start of every model file.
 pub const MAGIC: &[u8; 8] = b"MGMODEL\0";
 /// Current model file format version.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Number of classes a model scores: still, walking, running, transit, and `other` (activities outside the four,
 /// which the smoother reports as `Unknown`).
 pub const N_CLASSES: usize = 5;
 /// The class names, in index order.
 pub const CLASS_NAMES: [&str; N_CLASSES] = ["still", "walking", "running", "transit", "other"];
+/// Index of the transit class.
+pub const TRANSIT: usize = 3;
 /// Marker in [`Forest::feature`] for a leaf.
 pub const LEAF: u16 = u16::MAX;
 
@@ -295,6 +297,11 @@ pub struct ModelFile {
     pub min_rate_hz: f32,
     /// Weight of the sparse expert (on the slow view) for full-rate windows, 0..=1.
     pub slow_weight: f32,
+    /// Weight of the sparse expert for the transit class on full-rate windows, 0..=1 (see [`Model::predict`]).
+    pub transit_slow_weight: f32,
+    /// Floor on each expert's class probability before the two are combined, in (0, 0.2]: how far one expert's
+    /// near-zero probability may veto the other expert's evidence.
+    pub expert_floor: f32,
     /// Classifier for windows with enough input rate to resolve gait.
     pub dense: Classifier,
     /// Classifier for low-rate windows.
@@ -326,6 +333,12 @@ impl Model {
         }
         if !(file.min_rate_hz.is_finite() && file.dense_rate_hz.is_finite() && file.min_rate_hz <= file.dense_rate_hz) {
             return Err(ModelError::Invalid("rate thresholds are inconsistent".into()));
+        }
+        if !((0.0..=1.0).contains(&file.slow_weight) && (0.0..=1.0).contains(&file.transit_slow_weight)) {
+            return Err(ModelError::Invalid("expert weights must be in 0..=1".into()));
+        }
+        if !(file.expert_floor > 0.0 && file.expert_floor <= 0.2) {
+            return Err(ModelError::Invalid("expert floor must be in (0, 0.2]".into()));
         }
         file.dense.validate()?;
         file.sparse.validate()?;
@@ -392,20 +405,26 @@ impl Model {
     /// the dense classifier on the window's features and the sparse classifier on its slow view (what a low-rate
     /// logger would have seen), combined as a product of experts (geometric mean). The sparse expert has seen
     /// vehicles from many more sources (event-driven logs are where most transit recordings are), so this keeps
-    /// full-rate transit recognisable even where full-rate vehicle recordings are scarce.
+    /// full-rate transit recognisable even where full-rate vehicle recordings are scarce. For the same reason the
+    /// transit class has its own, larger sparse-expert weight ([`ModelFile::transit_slow_weight`]): the dense
+    /// expert has seen vehicles from very few full-rate recordings, and where it has not seen a kind of vehicle its
+    /// near-zero transit probability would otherwise veto the sparse expert. Each expert's probabilities are floored
+    /// at [`ModelFile::expert_floor`] before the product.
     pub fn predict(&self, x: &FeatureVector, slow: &FeatureVector, input_rate_hz: f32) -> Option<[f32; N_CLASSES]> {
         if input_rate_hz.is_nan() || input_rate_hz < self.file.min_rate_hz {
             None
         } else if input_rate_hz >= self.file.dense_rate_hz {
             let d = self.classify(0, x);
             let w = self.file.slow_weight;
-            if w <= 0.0 {
+            if w <= 0.0 && self.file.transit_slow_weight <= 0.0 {
                 return Some(d);
             }
             let s = self.classify(1, slow);
+            let floor = self.file.expert_floor;
             let mut p = [0.0f32; N_CLASSES];
             for k in 0..N_CLASSES {
-                p[k] = d[k].max(1e-3).powf(1.0 - w) * s[k].max(1e-3).powf(w);
+                let wk = if k == TRANSIT { self.file.transit_slow_weight } else { w };
+                p[k] = d[k].max(floor).powf(1.0 - wk) * s[k].max(floor).powf(wk);
             }
             Some(normalise(p))
         } else {
@@ -471,6 +490,8 @@ pub(crate) mod tests {
             dense_rate_hz: 8.0,
             min_rate_hz: 1.0,
             slow_weight: 0.0,
+            transit_slow_weight: 0.0,
+            expert_floor: 1e-3,
             dense: Classifier::Forest(forest.clone()),
             sparse: Classifier::Forest(forest),
         })
@@ -490,6 +511,39 @@ pub(crate) mod tests {
         x[6] = 0.0;
         assert!((m.predict(&x, &x, 20.0).unwrap()[1] - 0.8).abs() < 1e-6);
         assert!(m.predict(&x, &x, 0.5).is_none());
+    }
+
+    #[test]
+    fn sparse_expert_outweighs_dense_on_transit() {
+        // Dense expert: never transit. Sparse expert: mostly transit. Only the transit weight lets it through.
+        let leaf = |p: [u8; N_CLASSES]| Forest {
+            roots: vec![0],
+            feature: vec![LEAF],
+            threshold: vec![0.0],
+            right: vec![0],
+            leaf_probs: vec![p],
+        };
+        let mut file = tiny_model().file().clone();
+        file.dense = Classifier::Forest(leaf([200, 0, 0, 0, 55]));
+        file.sparse = Classifier::Forest(leaf([60, 0, 0, 195, 0]));
+        file.slow_weight = 0.5;
+        file.expert_floor = 0.02;
+        let x = [0.0; N_FEATURES];
+        file.transit_slow_weight = 0.5;
+        let even = Model::new(file.clone()).unwrap().predict(&x, &x, 50.0).unwrap();
+        assert!(even[TRANSIT] < even[0], "{even:?}");
+        file.transit_slow_weight = 0.9;
+        let m = Model::new(file.clone()).unwrap();
+        let p = m.predict(&x, &x, 50.0).unwrap();
+        assert!(p[TRANSIT] > p[0], "{p:?}");
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        // Low-rate windows see only the sparse expert.
+        assert!(m.predict(&x, &x, 3.0).unwrap()[TRANSIT] > 0.7);
+        file.expert_floor = 0.0;
+        assert!(matches!(Model::new(file.clone()), Err(ModelError::Invalid(_))));
+        file.expert_floor = 0.02;
+        file.transit_slow_weight = 1.5;
+        assert!(matches!(Model::new(file), Err(ModelError::Invalid(_))));
     }
 
     #[test]

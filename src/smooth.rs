@@ -55,9 +55,9 @@ impl Default for SmootherConfig {
             dwell_s: 5.0,
             transit_stop_timeout_s: 180.0,
             transit_walk_exit_s: 30.0,
-            switch_prob: 0.03,
+            switch_prob: 0.005,
             evidence_weight: 0.7,
-            other_weight: 0.6,
+            other_weight: 0.7,
         }
     }
 }

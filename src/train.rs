@@ -246,16 +246,55 @@ fn export_node(node: &TreeNode<f32, usize>, cols: &[usize], f: &mut Forest) -> u
 
 /// Fits a multinomial logistic model on standardised features, with classes balanced by subsampling.
 pub fn fit_linear(x: &[FeatureVector], y: &[usize], per_class: usize, seed: u64) -> Result<Linear, TrainError> {
+    fit_linear_grouped(x, y, &vec![0; y.len()], 1.0, per_class, seed)
+}
+
+/// [`fit_linear`] with the draws of each class spread over the sources (`groups`, e.g. datasets) that hold it: a
+/// source with `n` windows of a class gets a share proportional to `n^balance` (1 = proportional to its windows,
+/// 0 = every source alike).
+pub fn fit_linear_grouped(
+    x: &[FeatureVector],
+    y: &[usize],
+    groups: &[u32],
+    balance: f32,
+    per_class: usize,
+    seed: u64,
+) -> Result<Linear, TrainError> {
     let counts = check_inputs(x, y)?;
     if counts.contains(&0) {
         return Err(TrainError::NotEnoughData(format!("the linear model needs every class: {counts:?}")));
+    }
+    if groups.len() != y.len() || !(0.0..=1.0).contains(&balance) {
+        return Err(TrainError::InvalidParam(
+            "groups differ in length from the labels, or balance is not in 0..=1".into(),
+        ));
     }
     let mut rng = SplitMix64::new(seed);
     let mut rows = Vec::new();
     for c in 0..N_CLASSES {
         let idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+        if balance >= 1.0 {
+            for _ in 0..per_class {
+                rows.push(idx[rng.below(idx.len())]);
+            }
+            continue;
+        }
+        // Per group of this class: its windows; groups drawn by cumulative weight n^balance.
+        let mut by_group: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for &i in &idx {
+            by_group.entry(groups[i]).or_default().push(i);
+        }
+        let members: Vec<&Vec<usize>> = by_group.values().collect();
+        let mut cum = Vec::with_capacity(members.len());
+        let mut total = 0.0f64;
+        for m in &members {
+            total += (m.len() as f64).powf(f64::from(balance));
+            cum.push(total);
+        }
         for _ in 0..per_class {
-            rows.push(idx[rng.below(idx.len())]);
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let g = cum.partition_point(|&c| c <= u).min(members.len() - 1);
+            rows.push(members[g][rng.below(members[g].len())]);
         }
     }
     let n = rows.len() as f64;
@@ -276,7 +315,9 @@ pub fn fit_linear(x: &[FeatureVector], y: &[usize], per_class: usize, seed: u64)
     let mut targets = Array1::<usize>::zeros(rows.len());
     for (r, &i) in rows.iter().enumerate() {
         for j in 0..N_FEATURES {
-            records[(r, j)] = (f64::from(x[i][j]) - mean[j]) / scale[j];
+            // Standardise in f32 exactly as `Linear::predict` does.
+            let xs = (x[i][j] - mean[j] as f32) / scale[j] as f32;
+            records[(r, j)] = f64::from(xs);
         }
         targets[r] = y[i];
     }
@@ -363,6 +404,20 @@ mod tests {
     }
 
     #[test]
+    fn grouped_linear_is_deterministic_and_checks_its_inputs() {
+        let (x, y) = blobs();
+        // Two sources of very different size per class.
+        let g: Vec<u32> = (0..y.len()).map(|i| u32::from(i % 7 == 0)).collect();
+        let a = fit_linear_grouped(&x, &y, &g, 0.5, 200, 3).unwrap();
+        assert_eq!(a, fit_linear_grouped(&x, &y, &g, 0.5, 200, 3).unwrap(), "same data and seed, same model");
+        assert_ne!(a, fit_linear_grouped(&x, &y, &g, 0.0, 200, 3).unwrap(), "the balance changes the draws");
+        // Balance 1 is the plain class-balanced fit.
+        assert_eq!(fit_linear_grouped(&x, &y, &g, 1.0, 200, 3).unwrap(), fit_linear(&x, &y, 200, 3).unwrap());
+        assert!(fit_linear_grouped(&x, &y, &g, 1.5, 200, 3).is_err());
+        assert!(fit_linear_grouped(&x, &y, &g[..10], 0.5, 200, 3).is_err());
+    }
+
+    #[test]
     fn bad_params_and_inputs_are_errors() {
         let (x, y) = blobs();
         assert!(fit_forest(&x, &y, &ForestParams { trees: 0, ..Default::default() }).is_err());
@@ -432,6 +487,15 @@ pub struct TrainOptions {
     pub augment: bool,
     /// Weight of the sparse expert on full-rate windows' slow views (see `Model::predict`).
     pub slow_weight: f32,
+    /// Weight of the sparse expert for the transit class on full-rate windows (see `Model::predict`).
+    pub transit_slow_weight: f32,
+    /// Floor on each expert's probabilities before they are combined (see `ModelFile::expert_floor`).
+    pub expert_floor: f32,
+    /// How the linear model's draws of a class are spread over the datasets holding it: a dataset with `n`
+    /// windows of the class gets a share proportional to `n^balance` (1: proportional to its windows, so the
+    /// largest source defines the class; 0: every dataset alike, so a 40-window source counts as much as a
+    /// 10 000-window one). See [`fit_linear_grouped`].
+    pub balance: f32,
 }
 
 impl Default for TrainOptions {
@@ -444,6 +508,9 @@ impl Default for TrainOptions {
             min_purity: 0.7,
             augment: true,
             slow_weight: 0.5,
+            transit_slow_weight: 0.8,
+            expert_floor: 0.02,
+            balance: 0.5,
         }
     }
 }
@@ -517,11 +584,22 @@ pub fn windows_for(
 }
 
 /// Training examples split by input rate: (dense x, dense y, sparse x, sparse y).
-type Examples = (Vec<FeatureVector>, Vec<usize>, Vec<FeatureVector>, Vec<usize>);
+struct Examples {
+    dx: Vec<FeatureVector>,
+    dy: Vec<usize>,
+    dg: Vec<u32>,
+    sx: Vec<FeatureVector>,
+    sy: Vec<usize>,
+    sg: Vec<u32>,
+}
 
 fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOptions) -> Examples {
     let (mut dx, mut dy, mut sx, mut sy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut dg, mut sg) = (Vec::new(), Vec::new());
+    let mut datasets: BTreeMap<String, u32> = BTreeMap::new();
     for tw in sets {
+        let next = datasets.len() as u32;
+        let g = *datasets.entry(tw.meta.dataset.clone()).or_insert(next);
         for w in &tw.windows {
             let Some((label, purity)) = w.truth else { continue };
             if !w.classifiable {
@@ -535,18 +613,21 @@ fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOption
             if w.input_rate_hz >= opts.dense_rate_hz {
                 dx.push(w.features);
                 dy.push(c);
+                dg.push(g);
                 // The sparse expert also learns what full-rate motion looks like through a low-rate logger.
                 if opts.slow_weight > 0.0 {
                     sx.push(w.slow_features);
                     sy.push(c);
+                    sg.push(g);
                 }
             } else {
                 sx.push(w.features);
                 sy.push(c);
+                sg.push(g);
             }
         }
     }
-    (dx, dy, sx, sy)
+    Examples { dx, dy, dg, sx, sy, sg }
 }
 
 /// Trains a model on the given windows.
@@ -555,9 +636,19 @@ pub fn build_model<'a>(
     opts: &TrainOptions,
     trained_on: String,
 ) -> Result<Model, TrainError> {
-    let (dx, dy, sx, sy) = examples(sets, opts);
-    let dense = fit(opts.family, &dx, &dy, &opts.params)?;
-    let sparse = fit(opts.family, &sx, &sy, &opts.params)?;
+    let e = examples(sets, opts);
+    // The linear model spreads each class's draws over the datasets that hold it (`balance`); the forest keeps
+    // drawing per class only (it is the compared family, not the shipped one).
+    let fitg = |x: &[FeatureVector], y: &[usize], g: &[u32]| -> Result<Classifier, TrainError> {
+        Ok(match opts.family {
+            Family::Linear => {
+                Classifier::Linear(fit_linear_grouped(x, y, g, opts.balance, opts.params.per_class, opts.params.seed)?)
+            }
+            Family::Forest => fit(opts.family, x, y, &opts.params)?,
+        })
+    };
+    let dense = fitg(&e.dx, &e.dy, &e.dg)?;
+    let sparse = fitg(&e.sx, &e.sy, &e.sg)?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -568,6 +659,8 @@ pub fn build_model<'a>(
         dense_rate_hz: opts.dense_rate_hz,
         min_rate_hz: opts.min_rate_hz,
         slow_weight: opts.slow_weight,
+        transit_slow_weight: opts.transit_slow_weight,
+        expert_floor: opts.expert_floor,
         dense,
         sparse,
     })
