@@ -287,16 +287,15 @@ impl FeatureExtractor {
         let (sxx, syy, szz) = (dot(cx, cx), dot(cy, cy), dot(cz, cz));
         let (sxy, sxz, syz) = (dot(cx, cy), dot(cx, cz), dot(cy, cz));
         let cov = Matrix3::new(sxx, sxy, sxz, sxy, syy, syz, sxz, syz, szz) / n;
-        let eig = SymmetricEigen::new(cov);
-        let mut order = [0usize, 1, 2];
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-        let l1 = eig.eigenvalues[order[0]].max(0.0);
-        let l2 = eig.eigenvalues[order[1]].max(0.0);
-        let l3 = eig.eigenvalues[order[2]].max(0.0);
-        // Vertical axis: gravity when the input holds it, else the principal axis of motion.
+        let [l1, l2, l3] = sym3_eigenvalues(&cov).map(|l| l.max(0.0));
+        // Vertical axis: gravity when the input holds it, else the principal axis of motion (the eigenvector, only
+        // computed on this rarer path: an iterative decomposition costs several times the closed form above).
         let up = if w.gravity_fraction >= 0.5 && mean_up.norm() > 0.5 {
             mean_up.normalize()
         } else {
+            let eig = SymmetricEigen::new(cov);
+            let mut order = [0usize, 1, 2];
+            order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
             let p = eig.eigenvectors.column(order[0]).into_owned();
             if p.norm() > 1e-6 {
                 p.normalize()
@@ -567,6 +566,28 @@ struct SpectrumSummary {
 /// Bands as bin ranges (bin `i` is `i * 0.2` Hz): [0.2, 1), [1, 3), [3, 5), [5, 10] Hz.
 const BANDS: [(usize, usize); 4] = [(1, 5), (5, 15), (15, 25), (25, N_BINS)];
 
+/// Eigenvalues of a symmetric 3x3 matrix, largest first, in closed form (the trigonometric solution of the
+/// characteristic cubic, in f64).
+fn sym3_eigenvalues(m: &Matrix3<f32>) -> [f32; 3] {
+    let a = |i: usize, j: usize| f64::from(m[(i, j)]);
+    let p1 = a(0, 1).powi(2) + a(0, 2).powi(2) + a(1, 2).powi(2);
+    let q = (a(0, 0) + a(1, 1) + a(2, 2)) / 3.0;
+    let p2 = (a(0, 0) - q).powi(2) + (a(1, 1) - q).powi(2) + (a(2, 2) - q).powi(2) + 2.0 * p1;
+    if p2 <= f64::MIN_POSITIVE {
+        // A multiple of the identity.
+        return [q as f32; 3];
+    }
+    let p = (p2 / 6.0).sqrt();
+    let b = |i: usize, j: usize| (a(i, j) - if i == j { q } else { 0.0 }) / p;
+    let det = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
+        + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
+    let phi = (det / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
+    let l1 = q + 2.0 * p * phi.cos();
+    let l3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::FRAC_PI_3).cos();
+    let l2 = 3.0 * q - l1 - l3;
+    [l1 as f32, l2 as f32, l3 as f32]
+}
+
 /// Buckets of the order-statistics search.
 const N_BUCKETS: usize = 32;
 
@@ -793,6 +814,30 @@ mod tests {
             let mut sorted = x;
             sorted.sort_by(f32::total_cmp);
             assert_eq!(got, ranks.map(|r| sorted[r]));
+        }
+    }
+
+    #[test]
+    fn closed_form_eigenvalues_match_nalgebra() {
+        let mut cases = vec![
+            Matrix3::identity() * 2.0,
+            Matrix3::from_diagonal(&Vector3::new(0.1, 3.0, 1.5)),
+            Matrix3::new(2.0, 1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 3.0), // a repeated eigenvalue (3, 3, 1)
+            Matrix3::zeros(),
+        ];
+        let (a, b, c) = (noise(11), noise(12), noise(13));
+        for i in 0..40 {
+            let v = Vector3::new(a[i], b[i], c[i]);
+            let u = Vector3::new(b[i + 40], c[i + 40], a[i + 40]);
+            cases.push(v * v.transpose() * 4.0 + u * u.transpose() + Matrix3::identity() * 1e-3 * i as f32);
+        }
+        for m in cases {
+            let mut want: Vec<f32> = SymmetricEigen::new(m).eigenvalues.iter().copied().collect();
+            want.sort_by(|x, y| y.total_cmp(x));
+            let got = sym3_eigenvalues(&m);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-5 * want[0].abs().max(1e-3), "{got:?} vs {want:?} for {m}");
+            }
         }
     }
 
