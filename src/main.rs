@@ -608,7 +608,7 @@ fn write_decisions(path: &Path, decisions: &[(motiongate::trace::TraceMeta, Vec<
 const CARD_NOTES: &str = "## Known weaknesses\n\n\
 - **Metro from one rider.** The only full-rate vehicle recordings are eight Paris Metro rides by one person \
 (six of them with gravity removed at the source). Held out in cross-validation, that rider's rides are recognised \
-(transit F1 about 0.9) only through the sparse expert, which judges each full-rate window's slow view and has seen \
+(transit F1 0.80-0.93 depending on settings and feature schema) only through the sparse expert, which judges each full-rate window's slow view and has seen \
 many low-rate vehicles: the dense expert, trained on no other full-rate vehicle, calls the metro still or other. \
 This is why transit has its own, larger sparse-expert weight. Other lines, riders and vehicle types at full rate \
 are untested.\n\
@@ -624,8 +624,11 @@ light activity; most of their windows are `Unknown`.\n\
 - **Watches and ankles.** BasicMotions (a watch, gravity removed) standing and walking, and the ankle sensor of \
 the adeptdata run, are far from the phone placements the model mostly learned.\n\n\
 ## Tried and not kept\n\n\
-Figures are subject-grouped 5-fold CV macro-F1 (other-confident share), against 0.918 (41.9%) for the shipped \
-settings, unless said otherwise.\n\n\
+Figures are subject-grouped 5-fold CV macro-F1 (other-confident share). They were measured with feature schema 2, \
+against 0.918 (41.9%) for the shipped settings on that schema, unless said otherwise. Schema 3 (this model) changed \
+the autocorrelation to a circular one read off the spectrum and made feature extraction 3.4 times faster (see \
+`benches/README.md`); on the same settings it gives 0.912 (43.2%), the difference almost all on the held-out metro \
+rider (0.914 against 0.839). Searching the schema-3 autocorrelation over 1.5 s instead of 1.8 s: 0.913.\n\n\
 - A bagged CART forest (linfa-trees): macro-F1 within 0.002 of the linear model on the same folds in the previous \
 settings (0.879 against 0.877), 75 times larger, and not reproducible byte for byte (linfa-trees sums impurities \
 over a HashMap whose order changes per process). The current comparison is in the table above.\n\
