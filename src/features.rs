@@ -590,6 +590,7 @@ fn sym3_eigenvalues(m: &Matrix3<f32>) -> [f32; 3] {
 
 /// Buckets of the order-statistics search.
 const N_BUCKETS: usize = 32;
+const _: () = assert!(N_BUCKETS.is_power_of_two() && WINDOW_LEN % 4 == 0);
 
 /// The order statistics of the given ranks (0-based) of `x`, exactly, by bucket selection: a monotonic map of each
 /// value to one of [`N_BUCKETS`] equal-width buckets between the minimum and the maximum, a count per bucket, then
@@ -607,24 +608,43 @@ fn percentiles<const K: usize>(
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return [lo; K];
     }
-    // (v - lo) * scale is monotonic in v (each rounding step is), so buckets preserve order. The cast saturates.
+    // (v - lo) * scale is monotonic in v (each rounding step is), so buckets preserve order. The cast saturates
+    // (NaN, impossible after validation, would land in bucket 0).
     let scale = N_BUCKETS as f32 / (hi - lo);
-    let mut count = [0u8; N_BUCKETS];
     for (b, &v) in bucket.iter_mut().zip(x) {
-        let i = (((v - lo) * scale) as usize).min(N_BUCKETS - 1);
-        *b = i as u8;
-        count[i] += 1;
+        *b = ((v - lo) * scale).min((N_BUCKETS - 1) as f32) as u8;
+    }
+    // Counts and write cursors are kept per lane of four (samples i, i+4, ...), so that consecutive samples in one
+    // bucket do not wait on each other's increment (a store-to-load chain through memory).
+    let mut lane_count = [[0u8; N_BUCKETS]; 4];
+    for ch in bucket.chunks_exact(4) {
+        for (l, &b) in ch.iter().enumerate() {
+            lane_count[l][usize::from(b) & (N_BUCKETS - 1)] += 1;
+        }
+    }
+    let mut count = [0u8; N_BUCKETS];
+    for (i, c) in count.iter_mut().enumerate() {
+        *c = lane_count.iter().map(|lc| lc[i]).sum();
     }
     // Counting sort by bucket into `pick`, then a selection inside the bucket that holds each rank.
     let mut first = [0u8; N_BUCKETS + 1];
     for i in 0..N_BUCKETS {
         first[i + 1] = first[i] + count[i];
     }
-    let mut next = first;
-    for (&b, &v) in bucket.iter().zip(x) {
-        let slot = &mut next[usize::from(b)];
-        pick[usize::from(*slot)] = v;
-        *slot += 1;
+    let mut next = [[0u8; N_BUCKETS]; 4];
+    for i in 0..N_BUCKETS {
+        let mut at = first[i];
+        for (nl, lc) in next.iter_mut().zip(&lane_count) {
+            nl[i] = at;
+            at += lc[i];
+        }
+    }
+    for (bs, vs) in bucket.chunks_exact(4).zip(x.chunks_exact(4)) {
+        for l in 0..4 {
+            let slot = &mut next[l][usize::from(bs[l]) & (N_BUCKETS - 1)];
+            pick[usize::from(*slot)] = vs[l];
+            *slot += 1;
+        }
     }
     let mut out = [lo; K];
     for (o, &rank) in out.iter_mut().zip(&ranks) {
