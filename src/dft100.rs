@@ -92,36 +92,26 @@ fn dft5(x: [V; 5]) -> [V; 5] {
     [x[0].add(s1).add(s2), r1.add(t1), r2.add(t2), r2.sub(t2), r1.sub(t1)]
 }
 
-/// `IN_IDX[n2][n1] = (25 n1 + 4 n2) mod 100`: the Good-Thomas input map (compile-time, so the hot loop does no
-/// modular arithmetic).
-const IN_IDX: [[u8; 4]; 25] = {
+/// `t[i][j] = (25 j + step * i) mod 100` for `i` in 0..25, `j` in 0..4: a Good-Thomas index map, computed at
+/// compile time so the hot loop does no modular arithmetic.
+const fn good_thomas_map(step: usize) -> [[u8; 4]; 25] {
     let mut t = [[0u8; 4]; 25];
-    let mut n2 = 0;
-    while n2 < 25 {
-        let mut n1 = 0;
-        while n1 < 4 {
-            t[n2][n1] = ((25 * n1 + 4 * n2) % N) as u8;
-            n1 += 1;
+    let mut i = 0;
+    while i < 25 {
+        let mut j = 0;
+        while j < 4 {
+            t[i][j] = ((25 * j + step * i) % N) as u8;
+            j += 1;
         }
-        n2 += 1;
+        i += 1;
     }
     t
-};
+}
 
-/// `OUT_IDX[k2][k1] = (25 k1 + 76 k2) mod 100`: the Good-Thomas output map.
-const OUT_IDX: [[u8; 4]; 25] = {
-    let mut t = [[0u8; 4]; 25];
-    let mut k2 = 0;
-    while k2 < 25 {
-        let mut k1 = 0;
-        while k1 < 4 {
-            t[k2][k1] = ((25 * k1 + 76 * k2) % N) as u8;
-            k1 += 1;
-        }
-        k2 += 1;
-    }
-    t
-};
+/// The input map: `IN_IDX[n2][n1] = (25 n1 + 4 n2) mod 100`.
+const IN_IDX: [[u8; 4]; 25] = good_thomas_map(4);
+/// The output map: `OUT_IDX[k2][k1] = (25 k1 + 76 k2) mod 100` (76 = 4 * (4^-1 mod 25)).
+const OUT_IDX: [[u8; 4]; 25] = good_thomas_map(76);
 
 /// The fixed tables of the transform (built once per extractor; no signal data).
 #[derive(Debug, Clone)]

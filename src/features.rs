@@ -103,86 +103,41 @@ struct Summary {
     dom: f32,
 }
 
+/// Rows of [`Work::signals`], in order: centred acceleration x, y, z; its magnitude; the vertical component; the two
+/// horizontal components (an orthonormal basis of the horizontal plane); the horizontal magnitude; the length of
+/// each step of the centred acceleration (jerk); the order-statistics picks.
+const WORK_ROWS: usize = 10;
+
 /// Signal-derived scratch of one extraction. It lives in the extractor (allocated once, wiped with it) rather than
 /// on the stack, so a purge reaches it and extraction spends no time zeroizing stack copies.
 #[derive(Clone)]
 struct Work {
-    /// Centred acceleration per axis.
-    c: [[f32; WINDOW_LEN]; 3],
-    /// Magnitude of the centred acceleration.
-    m: [f32; WINDOW_LEN],
-    /// Vertical component.
-    v: [f32; WINDOW_LEN],
-    /// Horizontal components on an orthonormal basis of the horizontal plane.
-    hx: [f32; WINDOW_LEN],
-    hy: [f32; WINDOW_LEN],
-    /// Horizontal magnitude.
-    h: [f32; WINDOW_LEN],
-    /// Length of each step of the centred acceleration (jerk).
-    step: [f32; WINDOW_LEN],
-    /// Order statistics scratch: each sample's bucket, and the samples of one bucket.
-    bucket: [u8; WINDOW_LEN],
-    pick: [f32; WINDOW_LEN],
+    /// Per-sample signals ([`WORK_ROWS`] rows).
+    signals: [[f32; WINDOW_LEN]; WORK_ROWS],
     /// Power spectra (bins 0..=N/2) of the vertical component, the centred magnitude and the horizontal plane.
-    pv: [f32; N_BINS],
-    pm: [f32; N_BINS],
-    ph: [f32; N_BINS],
+    spectra: [[f32; N_BINS]; 3],
+    /// Order-statistics scratch: each sample's bucket.
+    bucket: [u8; WINDOW_LEN],
 }
 
 impl Default for Work {
     fn default() -> Self {
-        Work {
-            c: [[0.0; WINDOW_LEN]; 3],
-            m: [0.0; WINDOW_LEN],
-            v: [0.0; WINDOW_LEN],
-            hx: [0.0; WINDOW_LEN],
-            hy: [0.0; WINDOW_LEN],
-            h: [0.0; WINDOW_LEN],
-            step: [0.0; WINDOW_LEN],
-            bucket: [0; WINDOW_LEN],
-            pick: [0.0; WINDOW_LEN],
-            pv: [0.0; N_BINS],
-            pm: [0.0; N_BINS],
-            ph: [0.0; N_BINS],
-        }
+        Work { signals: [[0.0; WINDOW_LEN]; WORK_ROWS], spectra: [[0.0; N_BINS]; 3], bucket: [0; WINDOW_LEN] }
     }
 }
 
 impl Work {
     fn zeroize(&mut self) {
-        self.c.zeroize();
-        self.m.zeroize();
-        self.v.zeroize();
-        self.hx.zeroize();
-        self.hy.zeroize();
-        self.h.zeroize();
-        self.step.zeroize();
+        self.signals.zeroize();
+        self.spectra.zeroize();
         self.bucket.zeroize();
-        self.pick.zeroize();
-        self.pv.zeroize();
-        self.pm.zeroize();
-        self.ph.zeroize();
     }
 
     fn is_zero(&self) -> bool {
-        self.c
-            .iter()
-            .flatten()
-            .chain(&self.m)
-            .chain(&self.v)
-            .chain(&self.hx)
-            .chain(&self.hy)
-            .chain(&self.h)
-            .chain(&self.step)
-            .chain(&self.pv)
-            .chain(&self.pm)
-            .chain(&self.ph)
-            .all(|&x| x == 0.0)
+        self.signals.iter().flatten().chain(self.spectra.iter().flatten()).all(|&x| x == 0.0)
             && self.bucket.iter().all(|&b| b == 0)
-            && self.pick.iter().all(|&x| x == 0.0)
     }
 }
-
 /// Computes feature vectors. Holds the FFT plan, the autocorrelation table, scratch buffers and the context ring
 /// (signal-derived data, zeroized by [`FeatureExtractor::wipe`]).
 pub struct FeatureExtractor {
@@ -277,12 +232,14 @@ impl FeatureExtractor {
         let mut mean_up = Vector3::zeros();
         for k in 0..3 {
             let mean = sum(&w.accel[k]) / n;
-            for (ci, &a) in wk.c[k].iter_mut().zip(&w.accel[k]) {
+            for (ci, &a) in wk.signals[k].iter_mut().zip(&w.accel[k]) {
                 *ci = a - mean;
             }
             mean_up[k] = sum(&w.up[k]) / n;
         }
-        let [cx, cy, cz] = &wk.c;
+        let [cx, cy, cz, m, v, hx, hy, h, step, pick] = &mut wk.signals;
+        let [pv, pm, ph] = &mut wk.spectra;
+        let (cx, cy, cz) = (&*cx, &*cy, &*cz);
         // Covariance and its eigen-decomposition (principal axes of motion).
         let (sxx, syy, szz) = (dot(cx, cx), dot(cy, cy), dot(cz, cz));
         let (sxy, sxz, syz) = (dot(cx, cy), dot(cx, cz), dot(cy, cz));
@@ -311,50 +268,51 @@ impl FeatureExtractor {
         // Projections, written as plain array loops so they vectorise.
         for i in 0..WINDOW_LEN {
             let (x, y, z) = (cx[i], cy[i], cz[i]);
-            wk.m[i] = (x * x + y * y + z * z).sqrt();
-            wk.v[i] = x * up.x + y * up.y + z * up.z;
+            m[i] = (x * x + y * y + z * z).sqrt();
+            v[i] = x * up.x + y * up.y + z * up.z;
             let a = x * e1.x + y * e1.y + z * e1.z;
             let b = x * e2.x + y * e2.y + z * e2.z;
-            wk.hx[i] = a;
-            wk.hy[i] = b;
-            wk.h[i] = (a * a + b * b).sqrt();
+            hx[i] = a;
+            hy[i] = b;
+            h[i] = (a * a + b * b).sqrt();
         }
         // Jerk: step lengths into a buffer first (vectorises), then one vectorised sum.
-        wk.step[0] = 0.0;
+        step[0] = 0.0;
         for i in 1..WINDOW_LEN {
             let (dx, dy, dz) = (cx[i] - cx[i - 1], cy[i] - cy[i - 1], cz[i] - cz[i - 1]);
-            wk.step[i] = (dx * dx + dy * dy + dz * dz).sqrt();
+            step[i] = (dx * dx + dy * dy + dz * dz).sqrt();
         }
-        let jerk = sum(&wk.step) * RATE_HZ / (n - 1.0);
+        let jerk = sum(step) * RATE_HZ / (n - 1.0);
 
-        let (m_mean, m_std) = mean_std(&wk.m);
-        let (_, v_std) = mean_std(&wk.v);
-        let (h_mean, h_std) = mean_std(&wk.h);
+        let (m_mean, m_std) = mean_std(m);
+        let (v_mean, v_std) = mean_std(v);
+        let (h_mean, h_std) = mean_std(h);
         let energy = (l1 + l2 + l3).max(0.0);
-        let v_pow = dot(&wk.v, &wk.v) / n;
-        let h_pow = (dot(&wk.hx, &wk.hx) + dot(&wk.hy, &wk.hy)) / n;
+        let v_pow = dot(v, v) / n;
+        let h_pow = (dot(hx, hx) + dot(hy, hy)) / n;
         let v_share = v_pow / (v_pow + h_pow + 1e-9);
-        let (v_skew, v_kurt) = skew_kurt(&wk.v, v_std);
+        let (v_skew, v_kurt) = skew_kurt(v, v_mean, v_std);
         let mut zc = 0u32;
         for i in 1..WINDOW_LEN {
-            zc += u32::from((wk.v[i - 1] < 0.0) != (wk.v[i] < 0.0));
+            zc += u32::from((v[i - 1] < 0.0) != (v[i] < 0.0));
         }
         let v_zcr = zc as f32 * RATE_HZ / (n - 1.0);
 
-        // Percentiles: the median first, then p10 below it and p90 above it (each search on half the window).
-        let [p10, p50, p90] = percentiles(&wk.m, &mut wk.bucket, &mut wk.pick, [10, 50, 90]);
-        let m_max = wk.m.iter().copied().fold(0.0f32, f32::max);
+        let [p10, p50, p90] = percentiles(m, &mut wk.bucket, pick, [10, 50, 90]);
+        let m_max = m.iter().copied().fold(0.0f32, f32::max);
 
         // Spectra: the vertical component and the centred magnitude share one FFT, the horizontal plane another.
-        for x in wk.m.iter_mut() {
+        for x in m.iter_mut() {
             *x -= m_mean;
         }
-        power_pair(&self.fft, &mut self.fft_buf, &wk.v, &wk.m, &mut wk.pv, &mut wk.pm);
-        power_plane(&self.fft, &mut self.fft_buf, &wk.hx, &wk.hy, &mut wk.ph);
-        let vs = spectrum_summary(&wk.pv);
-        let hs = spectrum_summary(&wk.ph);
-        let (v_ac_peak, v_ac_lag) = autocorr_peak(&self.ac_table, &wk.pv, v_pow * n);
-        let (m_ac_peak, _) = autocorr_peak(&self.ac_table, &wk.pm, dot(&wk.m, &wk.m));
+        power_pair(&self.fft, &mut self.fft_buf, v, m, pv, pm);
+        power_plane(&self.fft, &mut self.fft_buf, hx, hy, ph);
+        let vs = spectrum_summary(pv);
+        let hs = spectrum_summary(ph);
+        // Lag-0 autocorrelations (energies). n * m_std^2 would equal the second only up to rounding, and the
+        // shipped model was trained on this exact value.
+        let (v_ac_peak, v_ac_lag) = autocorr_peak(&self.ac_table, pv, v_pow * n);
+        let (m_ac_peak, _) = autocorr_peak(&self.ac_table, pm, dot(m, m));
 
         let log_energy = log10(energy, 1e-4);
         // Context: this window plus the previous ones.
@@ -537,12 +495,11 @@ fn mean_std(x: &[f32; WINDOW_LEN]) -> (f32, f32) {
 // `skew_kurt` walks the window in chunks of four.
 const _: () = assert!(WINDOW_LEN % 4 == 0);
 
-fn skew_kurt(x: &[f32; WINDOW_LEN], std: f32) -> (f32, f32) {
+fn skew_kurt(x: &[f32; WINDOW_LEN], mean: f32, std: f32) -> (f32, f32) {
     if std < 1e-4 {
         return (0.0, 0.0);
     }
     let n = WINDOW_LEN as f32;
-    let mean = sum(x) / n;
     let inv = 1.0 / std;
     let (mut s3, mut s4) = ([0.0f32; 4], [0.0f32; 4]);
     for ch in x.chunks_exact(4) {

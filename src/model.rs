@@ -231,6 +231,14 @@ impl FoldedLinear {
     }
 }
 
+/// `classifier` on `x`, through its folded form where it has one.
+fn classify(classifier: &Classifier, folded: Option<&FoldedLinear>, x: &FeatureVector) -> [f32; N_CLASSES] {
+    match folded {
+        Some(f) => f.predict(x),
+        None => classifier.predict(x),
+    }
+}
+
 fn softmax(z: [f32; N_CLASSES]) -> [f32; N_CLASSES] {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut p = [0.0; N_CLASSES];
@@ -276,6 +284,14 @@ impl Classifier {
             Classifier::Linear(l) => l.validate(),
         }
     }
+
+    /// The live path's form of a linear classifier (`None` for a forest, which is used as it is).
+    fn fold(&self) -> Option<FoldedLinear> {
+        match self {
+            Classifier::Forest(_) => None,
+            Classifier::Linear(l) => Some(l.fold()),
+        }
+    }
 }
 
 /// Everything a model file holds.
@@ -312,8 +328,10 @@ pub struct ModelFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     file: ModelFile,
-    /// Folded forms of linear classifiers (dense, sparse), built at load.
-    folded: [Option<FoldedLinear>; 2],
+    /// Folded form of the dense classifier when it is linear, built at load.
+    dense_folded: Option<FoldedLinear>,
+    /// Folded form of the sparse classifier when it is linear.
+    sparse_folded: Option<FoldedLinear>,
 }
 
 impl Model {
@@ -342,12 +360,8 @@ impl Model {
         }
         file.dense.validate()?;
         file.sparse.validate()?;
-        let fold = |c: &Classifier| match c {
-            Classifier::Linear(l) => Some(l.fold()),
-            Classifier::Forest(_) => None,
-        };
-        let folded = [fold(&file.dense), fold(&file.sparse)];
-        Ok(Model { file, folded })
+        let (dense_folded, sparse_folded) = (file.dense.fold(), file.sparse.fold());
+        Ok(Model { file, dense_folded, sparse_folded })
     }
 
     /// Parses and validates a model file.
@@ -414,12 +428,12 @@ impl Model {
         if input_rate_hz.is_nan() || input_rate_hz < self.file.min_rate_hz {
             None
         } else if input_rate_hz >= self.file.dense_rate_hz {
-            let d = self.classify(0, x);
+            let d = classify(&self.file.dense, self.dense_folded.as_ref(), x);
             let w = self.file.slow_weight;
             if w <= 0.0 && self.file.transit_slow_weight <= 0.0 {
                 return Some(d);
             }
-            let s = self.classify(1, slow);
+            let s = classify(&self.file.sparse, self.sparse_folded.as_ref(), slow);
             let floor = self.file.expert_floor;
             let mut p = [0.0f32; N_CLASSES];
             for k in 0..N_CLASSES {
@@ -428,16 +442,7 @@ impl Model {
             }
             Some(normalise(p))
         } else {
-            Some(self.classify(1, x))
-        }
-    }
-
-    /// Classifier 0 (dense) or 1 (sparse) on `x`, through its folded form where it has one.
-    fn classify(&self, which: usize, x: &FeatureVector) -> [f32; N_CLASSES] {
-        match (&self.folded[which], which) {
-            (Some(f), _) => f.predict(x),
-            (None, 0) => self.file.dense.predict(x),
-            (None, _) => self.file.sparse.predict(x),
+            Some(classify(&self.file.sparse, self.sparse_folded.as_ref(), x))
         }
     }
 

@@ -346,11 +346,14 @@ pub fn fit_linear_grouped(
     })
 }
 
-/// Fits the chosen family.
-pub fn fit(family: Family, x: &[FeatureVector], y: &[usize], params: &ForestParams) -> Result<Classifier, TrainError> {
-    Ok(match family {
-        Family::Forest => Classifier::Forest(fit_forest(x, y, params)?),
-        Family::Linear => Classifier::Linear(fit_linear(x, y, params.per_class, params.seed)?),
+/// Fits the family `opts` chooses. `groups` names each example's source (e.g. its dataset): the linear model spreads
+/// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]); the forest draws per class only (it is
+/// the compared family, not the shipped one).
+pub fn fit(x: &[FeatureVector], y: &[usize], groups: &[u32], opts: &TrainOptions) -> Result<Classifier, TrainError> {
+    let p = &opts.params;
+    Ok(match opts.family {
+        Family::Forest => Classifier::Forest(fit_forest(x, y, p)?),
+        Family::Linear => Classifier::Linear(fit_linear_grouped(x, y, groups, opts.balance, p.per_class, p.seed)?),
     })
 }
 
@@ -637,18 +640,8 @@ pub fn build_model<'a>(
     trained_on: String,
 ) -> Result<Model, TrainError> {
     let e = examples(sets, opts);
-    // The linear model spreads each class's draws over the datasets that hold it (`balance`); the forest keeps
-    // drawing per class only (it is the compared family, not the shipped one).
-    let fitg = |x: &[FeatureVector], y: &[usize], g: &[u32]| -> Result<Classifier, TrainError> {
-        Ok(match opts.family {
-            Family::Linear => {
-                Classifier::Linear(fit_linear_grouped(x, y, g, opts.balance, opts.params.per_class, opts.params.seed)?)
-            }
-            Family::Forest => fit(opts.family, x, y, &opts.params)?,
-        })
-    };
-    let dense = fitg(&e.dx, &e.dy, &e.dg)?;
-    let sparse = fitg(&e.sx, &e.sy, &e.sg)?;
+    let dense = fit(&e.dx, &e.dy, &e.dg, opts)?;
+    let sparse = fit(&e.sx, &e.sy, &e.sg, opts)?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
