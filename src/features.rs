@@ -565,11 +565,13 @@ fn percentiles<const K: usize>(
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return [lo; K];
     }
-    // (v - lo) * scale is monotonic in v (each rounding step is), so buckets preserve order. The cast saturates
-    // (NaN, impossible after validation, would land in bucket 0).
-    let scale = N_BUCKETS as f32 / (hi - lo);
+    // Any monotonic map into the buckets keeps the selection exact. (v - lo) * scale is monotonic in v (each
+    // rounding step is) and lies in [0, 31] up to rounding; adding 2^23 rounds it to an integer that sits in the
+    // low bits of the sum (a float-to-int conversion without the conversion, which vectorises). NaN, impossible
+    // after validation, would land in some bucket.
+    let scale = (N_BUCKETS - 1) as f32 / (hi - lo);
     for (b, &v) in bucket.iter_mut().zip(x) {
-        *b = ((v - lo) * scale).min((N_BUCKETS - 1) as f32) as u8;
+        *b = (((v - lo) * scale).min((N_BUCKETS - 1) as f32) + 8_388_608.0).to_bits() as u8;
     }
     // Counts and write cursors are kept per lane of four (samples i, i+4, ...), so that consecutive samples in one
     // bucket do not wait on each other's increment (a store-to-load chain through memory).

@@ -58,14 +58,15 @@ impl Fusion {
         self.lowpass = Some(lp);
         let norm = lp.norm();
         let plausible = (6.5..=13.0).contains(&norm);
-        let lp_up = if norm > 1e-6 { lp / norm } else { Vector3::z() };
+        // The low-pass direction is needed only without a running Madgwick filter (computed only then).
+        let lp_up = || if norm > 1e-6 { lp / norm } else { Vector3::z() };
         if !g.has_gyro || !plausible {
             self.orientation = None;
-            return GravityEstimate { up: lp_up, plausible, norm };
+            return GravityEstimate { up: lp_up(), plausible, norm };
         }
         let q = match self.orientation {
             Some(q) => madgwick_imu(q, &g.gyro, &g.accel, MADGWICK_BETA, self.dt),
-            None => initial_orientation(&lp_up),
+            None => initial_orientation(&lp_up()),
         };
         self.orientation = Some(q);
         // The device-frame direction of world "up" (0, 0, 1): the third row of q's rotation matrix, written out

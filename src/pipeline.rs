@@ -14,8 +14,8 @@ use crate::event::{ActivityEvent, EventQueue};
 use crate::features::{FeatureExtractor, FeatureVector, N_FEATURES};
 use crate::fusion::Fusion;
 use crate::model::{Model, ModelError, N_CLASSES};
-use crate::resample::{Continuity, Resampler};
-use crate::sample::{Sample, SampleError, StreamValidator};
+use crate::resample::{Continuity, GridSample, GridSink, Resampler, RunStop};
+use crate::sample::{Sample, SampleError};
 use crate::smooth::{Smoother, SmootherConfig};
 use crate::window::{slow_view, WindowRing, WindowView};
 
@@ -56,8 +56,14 @@ pub fn classifiable(view: &WindowView, fv: &FeatureVector) -> bool {
 /// Samples in, feature vectors out.
 #[derive(Debug)]
 pub struct FrontEnd {
-    validator: StreamValidator,
+    /// Also the stream's clock: its last sample time is what the next sample is validated against.
     resampler: Resampler,
+    back: BackEnd,
+}
+
+/// Everything after the resampler: fusion, the window ring and the two feature extractions.
+#[derive(Debug)]
+struct BackEnd {
     fusion: Fusion,
     ring: Box<WindowRing>,
     view: Box<WindowView>,
@@ -66,7 +72,35 @@ pub struct FrontEnd {
     slow: Box<WindowView>,
     slow_features: FeatureExtractor,
     slow_fv: FeatureVector,
-    last_t_ns: Option<i64>,
+}
+
+impl BackEnd {
+    /// One grid point: fusion, ring, and a window when one is due.
+    #[inline]
+    fn grid_point(&mut self, g: &GridSample, on_window: &mut impl FnMut(&WindowView, &FeatureVector, &FeatureVector)) {
+        let est = self.fusion.update(g);
+        if self.ring.push(g.t_ns, &g.accel, &est, g.inputs) {
+            self.window(on_window);
+        }
+    }
+
+    /// Features of the window that is due (once per hop: out of line, so the per-sample path stays small).
+    #[inline(never)]
+    fn window(&mut self, on_window: &mut impl FnMut(&WindowView, &FeatureVector, &FeatureVector)) {
+        self.ring.copy_window(&mut self.view);
+        self.features.extract(&self.view, &mut self.fv);
+        slow_view(&self.view, &mut self.slow);
+        self.slow_features.extract(&self.slow, &mut self.slow_fv);
+        on_window(&self.view, &self.fv, &self.slow_fv);
+    }
+
+    /// Starts over after a gap (the resampler already restarted).
+    fn restart(&mut self) {
+        self.fusion.wipe();
+        self.ring.wipe();
+        self.features.wipe();
+        self.slow_features.wipe();
+    }
 }
 
 /// What one push did besides producing windows.
@@ -82,17 +116,17 @@ impl FrontEnd {
     /// A front end with every buffer allocated.
     pub fn new(max_gap_ns: i64) -> Self {
         FrontEnd {
-            validator: StreamValidator::new(),
             resampler: Resampler::new(max_gap_ns),
-            fusion: Fusion::new(),
-            ring: Box::default(),
-            view: Box::default(),
-            features: FeatureExtractor::new(),
-            fv: [0.0; N_FEATURES],
-            slow: Box::default(),
-            slow_features: FeatureExtractor::new(),
-            slow_fv: [0.0; N_FEATURES],
-            last_t_ns: None,
+            back: BackEnd {
+                fusion: Fusion::new(),
+                ring: Box::default(),
+                view: Box::default(),
+                features: FeatureExtractor::new(),
+                fv: [0.0; N_FEATURES],
+                slow: Box::default(),
+                slow_features: FeatureExtractor::new(),
+                slow_fv: [0.0; N_FEATURES],
+            },
         }
     }
 
@@ -101,68 +135,96 @@ impl FrontEnd {
     pub fn push(
         &mut self,
         s: &Sample,
-        mut on_window: impl FnMut(&WindowView, &FeatureVector, &FeatureVector),
+        on_window: impl FnMut(&WindowView, &FeatureVector, &FeatureVector),
     ) -> Result<PushOutcome, SampleError> {
-        self.validator.check(s)?;
-        let gap_ns = self.last_t_ns.map_or(0, |t| s.t_ns.saturating_sub(t));
-        self.last_t_ns = Some(s.t_ns);
-        let fusion = &mut self.fusion;
-        let ring = &mut self.ring;
-        let view = &mut self.view;
-        let features = &mut self.features;
-        let fv = &mut self.fv;
-        let slow = &mut self.slow;
-        let slow_features = &mut self.slow_features;
-        let slow_fv = &mut self.slow_fv;
-        let continuity = self.resampler.push(s, |g| {
-            let est = fusion.update(g);
-            if ring.push(g.t_ns, &g.accel, &est, g.inputs) {
-                ring.copy_window(view);
-                features.extract(view, fv);
-                slow_view(view, slow);
-                slow_features.extract(slow, slow_fv);
-                on_window(view, fv, slow_fv);
-            }
-        });
-        if continuity == Continuity::Restarted {
-            // The resampler already restarted at `s`; everything downstream starts over too.
-            self.fusion.wipe();
-            self.ring.wipe();
-            self.features.wipe();
-            self.slow_features.wipe();
+        /// Reports every gap (threshold 0), so the outcome is exact.
+        struct One<F> {
+            on_window: F,
+            outcome: PushOutcome,
         }
-        Ok(PushOutcome { continuity, gap_ns })
+        impl<F: FnMut(&WindowView, &FeatureVector, &FeatureVector)> Sink for One<F> {
+            type Stop = std::convert::Infallible;
+            fn gap_limit_ns(&self) -> i64 {
+                0
+            }
+            fn live(&mut self) -> Result<(), Self::Stop> {
+                Ok(())
+            }
+            fn gap(&mut self, outcome: PushOutcome) {
+                self.outcome = outcome;
+            }
+            fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector) {
+                (self.on_window)(view, fv, slow_fv);
+            }
+        }
+        let mut one = One { on_window, outcome: PushOutcome { continuity: Continuity::Continued, gap_ns: 0 } };
+        match self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), &mut one) {
+            Ok(_) => Ok(one.outcome),
+            Err(SliceStop::Invalid { error, .. }) => Err(error),
+            Err(SliceStop::Stopped { reason, .. }) => match reason {},
+        }
+    }
+
+    /// Validates and feeds `samples` in order (ignoring the gyroscope unless `use_gyro`), reporting windows and
+    /// gaps to `sink` and asking it before every sample whether to go on. Stops at the first refused sample or
+    /// failed `live`; the samples before it are taken. Returns the number of samples taken.
+    ///
+    /// The common sample (valid, no gap, inside the current grid bin) is a few comparisons and sums in
+    /// [`Resampler::run`]; the rest goes through the resampler one sample at a time.
+    pub(crate) fn push_slice<S: Sink>(
+        &mut self,
+        samples: &[Sample],
+        use_gyro: bool,
+        sink: &mut S,
+    ) -> Result<usize, SliceStop<S::Stop>> {
+        let gap_limit_ns = sink.gap_limit_ns();
+        let mut pos = 0;
+        loop {
+            let stop =
+                self.resampler.run(samples, &mut pos, use_gyro, gap_limit_ns, &mut Feed { back: &mut self.back, sink });
+            let stop = stop.map_err(|reason| SliceStop::Stopped { index: pos, reason })?;
+            let (s, gap_ns) = match (stop, samples.get(pos)) {
+                (RunStop::End, _) | (_, None) => return Ok(pos),
+                (RunStop::Invalid(error), _) => return Err(SliceStop::Invalid { index: pos, error }),
+                (RunStop::Gap(gap_ns), Some(s)) => (s, gap_ns),
+            };
+            let gyro = if use_gyro { s.gyro.as_ref() } else { None };
+            let mut feed = Feed { back: &mut self.back, sink };
+            let continuity = self.resampler.push_parts(s.t_ns, &s.accel, gyro, |g| feed.grid_point(g));
+            if continuity == Continuity::Restarted {
+                // The resampler already restarted at this sample; everything downstream starts over too.
+                self.back.restart();
+            }
+            sink.gap(PushOutcome { continuity, gap_ns });
+            pos += 1;
+        }
     }
 
     /// Zeroizes every buffer; returns bytes wiped.
     pub fn wipe(&mut self) -> usize {
-        self.validator.reset();
-        self.last_t_ns = None;
-        let mut n = self.resampler.wipe()
-            + self.fusion.wipe()
-            + self.ring.wipe()
-            + self.features.wipe()
-            + self.slow_features.wipe();
-        zeroize::Zeroize::zeroize(&mut *self.view);
-        zeroize::Zeroize::zeroize(&mut *self.slow);
-        zeroize::Zeroize::zeroize(&mut self.fv);
-        zeroize::Zeroize::zeroize(&mut self.slow_fv);
+        let b = &mut self.back;
+        let mut n =
+            self.resampler.wipe() + b.fusion.wipe() + b.ring.wipe() + b.features.wipe() + b.slow_features.wipe();
+        zeroize::Zeroize::zeroize(&mut *b.view);
+        zeroize::Zeroize::zeroize(&mut *b.slow);
+        zeroize::Zeroize::zeroize(&mut b.fv);
+        zeroize::Zeroize::zeroize(&mut b.slow_fv);
         n += 2 * (std::mem::size_of::<WindowView>() + std::mem::size_of::<FeatureVector>());
         n
     }
 
     /// True when no buffer holds a non-zero signal byte.
     pub fn is_zero(&self) -> bool {
+        let b = &self.back;
         self.resampler.is_zero()
-            && self.fusion.is_zero()
-            && self.ring.is_zero()
-            && self.features.is_zero()
-            && self.slow_features.is_zero()
-            && [&*self.view, &*self.slow]
+            && b.fusion.is_zero()
+            && b.ring.is_zero()
+            && b.features.is_zero()
+            && b.slow_features.is_zero()
+            && [&*b.view, &*b.slow]
                 .iter()
                 .all(|v| v.accel.iter().flatten().all(|&x| x == 0.0) && v.up.iter().flatten().all(|&x| x == 0.0))
-            && self.fv.iter().chain(&self.slow_fv).all(|&x| x == 0.0)
-            && self.last_t_ns.is_none()
+            && b.fv.iter().chain(&b.slow_fv).all(|&x| x == 0.0)
     }
 
     /// Bytes held in the front end's buffers (all allocated up front).
@@ -170,8 +232,98 @@ impl FrontEnd {
         std::mem::size_of::<Self>()
             + std::mem::size_of::<WindowRing>()
             + 2 * std::mem::size_of::<WindowView>()
-            + self.features.buffer_bytes()
-            + self.slow_features.buffer_bytes()
+            + self.back.features.buffer_bytes()
+            + self.back.slow_features.buffer_bytes()
+    }
+}
+
+/// What a [`FrontEnd`] reports to while it takes a slice of samples.
+pub(crate) trait Sink {
+    /// Why [`Sink::live`] may stop the slice.
+    type Stop;
+    /// Gaps longer than this (ns) are reported through [`Sink::gap`] (0: every gap, and every sample).
+    fn gap_limit_ns(&self) -> i64;
+    /// Asked before every sample; an error stops the slice before that sample.
+    fn live(&mut self) -> Result<(), Self::Stop>;
+    /// A sample followed a gap longer than [`Sink::gap_limit_ns`], or was the first (gap 0).
+    fn gap(&mut self, outcome: PushOutcome);
+    /// A window was completed.
+    fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector);
+}
+
+/// The back end and a sink, as the resampler's [`GridSink`].
+struct Feed<'a, S> {
+    back: &'a mut BackEnd,
+    sink: &'a mut S,
+}
+
+impl<S: Sink> GridSink for Feed<'_, S> {
+    type Stop = S::Stop;
+
+    #[inline(always)]
+    fn live(&mut self) -> Result<(), S::Stop> {
+        self.sink.live()
+    }
+
+    #[inline]
+    fn grid_point(&mut self, g: &GridSample) {
+        let sink = &mut *self.sink;
+        self.back.grid_point(g, &mut |v, f, sf| sink.window(v, f, sf));
+    }
+}
+
+/// Why [`FrontEnd::push_slice`] stopped before the end of the slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SliceStop<E> {
+    /// The sink's liveness check failed before sample `index` (the samples before it were taken).
+    Stopped {
+        /// Index in the slice.
+        index: usize,
+        /// What the check said.
+        reason: E,
+    },
+    /// Sample `index` was refused (the samples before it were taken).
+    Invalid {
+        /// Index in the slice.
+        index: usize,
+        /// What is wrong.
+        error: SampleError,
+    },
+}
+
+/// The pipeline's [`Sink`]: classifies each window and feeds the smoother.
+struct Decide<'a, L> {
+    model: &'a Model,
+    smoother: &'a mut Smoother,
+    events: &'a mut EventQueue,
+    windows: &'a mut u64,
+    reset_smoother_gap_ns: i64,
+    live: L,
+}
+
+impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
+    type Stop = E;
+
+    fn gap_limit_ns(&self) -> i64 {
+        self.reset_smoother_gap_ns
+    }
+
+    #[inline(always)]
+    fn live(&mut self) -> Result<(), E> {
+        (self.live)()
+    }
+
+    fn gap(&mut self, outcome: PushOutcome) {
+        if outcome.gap_ns > self.reset_smoother_gap_ns {
+            self.smoother.reset();
+        }
+    }
+
+    fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector) {
+        let probs: Option<[f32; N_CLASSES]> =
+            if classifiable(view, fv) { self.model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
+        self.smoother.step(probs.as_ref(), view.start_ns, view.end_ns, self.events);
+        *self.windows += 1;
     }
 }
 
@@ -209,21 +361,37 @@ impl Pipeline {
 
     /// Feeds one sample; decisions and transitions are appended to the event queue.
     pub fn push(&mut self, s: &Sample) -> Result<(), SampleError> {
-        let model = &self.model;
-        let smoother = &mut self.smoother;
-        let events = &mut self.events;
-        let windows = &mut self.windows_classified;
-        let outcome = self.front.push(s, |view, fv, slow_fv| {
-            let probs: Option<[f32; N_CLASSES]> =
-                if classifiable(view, fv) { model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
-            smoother.step(probs.as_ref(), view.start_ns, view.end_ns, events);
-            *windows += 1;
-        })?;
-        if outcome.gap_ns > self.reset_smoother_gap_ns {
-            self.smoother.reset();
+        match self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), || Ok::<(), std::convert::Infallible>(())) {
+            Ok(()) => Ok(()),
+            Err(SliceStop::Invalid { error, .. }) => Err(error),
+            Err(SliceStop::Stopped { reason, .. }) => match reason {},
         }
-        self.samples_accepted += 1;
-        Ok(())
+    }
+
+    /// Feeds samples in order, calling `live` before each one and stopping at the first failure (of `live` or of
+    /// validation); the samples before it are taken. The gyroscope is ignored unless `use_gyro`. This is the
+    /// session's path: one call per pushed slice.
+    pub(crate) fn push_slice<E>(
+        &mut self,
+        samples: &[Sample],
+        use_gyro: bool,
+        live: impl FnMut() -> Result<(), E>,
+    ) -> Result<(), SliceStop<E>> {
+        let mut sink = Decide {
+            model: &self.model,
+            smoother: &mut self.smoother,
+            events: &mut self.events,
+            windows: &mut self.windows_classified,
+            reset_smoother_gap_ns: self.reset_smoother_gap_ns,
+            live,
+        };
+        let taken = self.front.push_slice(samples, use_gyro, &mut sink);
+        let n = match &taken {
+            Ok(n) => *n,
+            Err(SliceStop::Invalid { index, .. } | SliceStop::Stopped { index, .. }) => *index,
+        };
+        self.samples_accepted += n as u64;
+        taken.map(|_| ())
     }
 
     /// Takes the oldest pending event.
@@ -305,6 +473,7 @@ mod tests {
         let mut p = Pipeline::with_model(model(), PipelineConfig::default());
         p.push(&Sample::accel(1000, 0.0, 0.0, 9.8)).unwrap();
         assert_eq!(p.push(&Sample::accel(999, 0.0, 0.0, 9.8)), Err(SampleError::TimeBackwards));
+        assert_eq!(p.push(&Sample::accel(1000, 0.0, 0.0, 9.8)), Err(SampleError::TimeRepeated));
         assert!(p.push(&Sample::accel(2000, f32::NAN, 0.0, 9.8)).is_err());
         p.push(&Sample::accel(2000, 0.0, 0.0, 9.8)).unwrap();
         assert_eq!(p.samples_accepted(), 2);

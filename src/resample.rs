@@ -9,7 +9,7 @@
 
 use nalgebra::Vector3;
 
-use crate::sample::Sample;
+use crate::sample::{check_parts, Sample, SampleError};
 
 /// The internal sample rate, Hz.
 pub const RATE_HZ: f32 = 20.0;
@@ -40,16 +40,43 @@ pub enum Continuity {
     Restarted,
 }
 
+/// Where [`Resampler::run`] stopped; in every case but `End`, at `samples[*pos]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunStop {
+    /// Every sample was taken.
+    End,
+    /// The sample is valid and follows a gap (ns) beyond the limit, or is the first (gap 0): feed it with
+    /// [`Resampler::push_parts`], which restarts the stream when the gap is beyond the resampler's own limit.
+    Gap(i64),
+    /// The sample is refused.
+    Invalid(SampleError),
+}
+
+/// Where [`Resampler::run`] sends grid points, and whom it asks before each sample.
+pub(crate) trait GridSink {
+    /// Why [`GridSink::live`] may stop the run.
+    type Stop;
+    /// Asked before every sample; an error stops the run before that sample.
+    fn live(&mut self) -> Result<(), Self::Stop>;
+    /// One grid point, in time order.
+    fn grid_point(&mut self, g: &GridSample);
+}
+
 /// The streaming resampler. No allocation.
 #[derive(Debug, Clone, Default)]
 pub struct Resampler {
     max_gap_ns: i64,
-    last: Option<Sample>,
+    /// The previous sample (time, acceleration, gyroscope), kept for interpolation; `None` before the first.
+    last_t_ns: Option<i64>,
+    last_accel: Vector3<f32>,
+    last_gyro: Option<Vector3<f32>>,
     next_grid_ns: i64,
     sum_a: Vector3<f32>,
     sum_g: Vector3<f32>,
-    n: u16,
-    n_gyro: u16,
+    /// Samples in the current bin. Timestamps strictly increase, so a 50-ms bin holds at most 50 million: no
+    /// overflow (the count is clamped to `u16` only when reported).
+    n: u32,
+    n_gyro: u32,
 }
 
 impl Resampler {
@@ -61,34 +88,135 @@ impl Resampler {
     /// Feeds one validated sample (time strictly after the previous one) and calls `emit` for every grid point it
     /// completes, in time order. Returns whether the stream continued or restarted at this sample; on a restart,
     /// nothing is emitted for the gap and the caller should reset everything downstream first.
-    pub fn push(&mut self, s: &Sample, mut emit: impl FnMut(&GridSample)) -> Continuity {
-        let last = match self.last {
-            Some(l) if s.t_ns > l.t_ns && s.t_ns.saturating_sub(l.t_ns) <= self.max_gap_ns => l,
-            _ => {
-                self.restart_at(s);
-                return Continuity::Restarted;
+    pub fn push(&mut self, s: &Sample, emit: impl FnMut(&GridSample)) -> Continuity {
+        self.push_parts(s.t_ns, &s.accel, s.gyro.as_ref(), emit)
+    }
+
+    /// Time of the last sample taken, `None` before the first (and after a wipe).
+    #[inline(always)]
+    pub fn last_t_ns(&self) -> Option<i64> {
+        self.last_t_ns
+    }
+
+    /// Validates and takes the samples of `samples[*pos..]` that continue the stream (valid, in time order,
+    /// after a gap of at most `gap_limit_ns`), calling `emit` for every grid point they complete. Stops (with
+    /// `*pos` at the sample in question) at the first one that is refused or follows a longer gap, or when `live`
+    /// fails before a sample. `to` is asked before every sample and given every grid point. This is the per-sample path of a live session: a few comparisons and sums per
+    /// sample, and no copy of the sample (the previous one is read from the slice when a grid point needs it).
+    #[inline(always)]
+    pub(crate) fn run<E>(
+        &mut self,
+        samples: &[Sample],
+        pos: &mut usize,
+        use_gyro: bool,
+        gap_limit_ns: i64,
+        to: &mut impl GridSink<Stop = E>,
+    ) -> Result<RunStop, E> {
+        let start = *pos;
+        // Gaps beyond the smaller limit need a decision (a restart here, a smoother reset for the caller).
+        let gap_limit = gap_limit_ns.min(self.max_gap_ns).max(0) as u64;
+        let mut i = start;
+        let stop = loop {
+            let Some(s) = samples.get(i) else { break Ok(RunStop::End) };
+            if let Err(e) = to.live() {
+                break Err(e);
             }
+            let gyro = if use_gyro { s.gyro.as_ref() } else { None };
+            if let Err(e) = check_parts(&s.accel, gyro) {
+                break Ok(RunStop::Invalid(e));
+            }
+            let t = s.t_ns;
+            let Some(last) = self.last_t_ns else { break Ok(RunStop::Gap(0)) };
+            if t <= last {
+                break Ok(RunStop::Invalid(if t < last {
+                    SampleError::TimeBackwards
+                } else {
+                    SampleError::TimeRepeated
+                }));
+            }
+            // `t > last` makes the wrapping difference the true, positive gap (no overflow for any pair of i64).
+            let gap = t.wrapping_sub(last) as u64;
+            if gap > gap_limit {
+                break Ok(RunStop::Gap(i64::try_from(gap).unwrap_or(i64::MAX)));
+            }
+            if t > self.next_grid_ns {
+                if i > start {
+                    let p = &samples[i - 1];
+                    self.last_accel = p.accel;
+                    self.last_gyro = if use_gyro { p.gyro } else { None };
+                }
+                self.emit_due(t, &s.accel, gyro, |g| to.grid_point(g));
+            }
+            self.add(&s.accel, gyro);
+            self.last_t_ns = Some(t);
+            i += 1;
         };
-        while s.t_ns > self.next_grid_ns {
+        if i > start {
+            let p = &samples[i - 1];
+            self.last_accel = p.accel;
+            self.last_gyro = if use_gyro { p.gyro } else { None };
+        }
+        *pos = i;
+        stop
+    }
+
+    /// [`Resampler::push`] on a sample's parts. The per-sample work (a time check and two sums) is inline; grid
+    /// points are built out of line, since at most input rates only some samples complete one.
+    #[inline(always)]
+    pub(crate) fn push_parts(
+        &mut self,
+        t_ns: i64,
+        accel: &Vector3<f32>,
+        gyro: Option<&Vector3<f32>>,
+        emit: impl FnMut(&GridSample),
+    ) -> Continuity {
+        // `t > last` makes the wrapping difference the true, positive gap (no overflow for any pair of i64).
+        let continues = matches!(self.last_t_ns,
+            Some(last) if t_ns > last && (t_ns.wrapping_sub(last) as u64) <= self.max_gap_ns as u64);
+        if !continues {
+            self.restart_at(t_ns, accel, gyro);
+            return Continuity::Restarted;
+        }
+        if t_ns > self.next_grid_ns {
+            self.emit_due(t_ns, accel, gyro, emit);
+        }
+        self.add(accel, gyro);
+        self.last_t_ns = Some(t_ns);
+        self.last_accel = *accel;
+        self.last_gyro = gyro.copied();
+        Continuity::Continued
+    }
+
+    /// Emits every grid point before `t_ns` (the sample at `t_ns` is not yet added).
+    #[inline(never)]
+    fn emit_due(
+        &mut self,
+        t_ns: i64,
+        accel: &Vector3<f32>,
+        gyro: Option<&Vector3<f32>>,
+        mut emit: impl FnMut(&GridSample),
+    ) {
+        let last_t_ns = self.last_t_ns.unwrap_or(t_ns);
+        while t_ns > self.next_grid_ns {
             let g = self.next_grid_ns;
             let out = if self.n > 0 {
-                let inv = 1.0 / f32::from(self.n);
+                let inv = 1.0 / self.n as f32;
                 GridSample {
                     t_ns: g,
                     accel: self.sum_a * inv,
-                    gyro: if self.n_gyro > 0 { self.sum_g / f32::from(self.n_gyro) } else { Vector3::zeros() },
+                    gyro: if self.n_gyro > 0 { self.sum_g / self.n_gyro as f32 } else { Vector3::zeros() },
                     has_gyro: self.n_gyro > 0,
-                    inputs: self.n,
+                    inputs: u16::try_from(self.n).unwrap_or(u16::MAX),
                 }
             } else {
                 // No input fell in this bin: interpolate between the samples around g.
-                let span = (s.t_ns - last.t_ns) as f64;
-                let w = (((g - last.t_ns) as f64) / span).clamp(0.0, 1.0) as f32;
-                let (gyro, has_gyro) = match (last.gyro, s.gyro) {
-                    (Some(a), Some(b)) => (a.lerp(&b, w), true),
+                let span = (t_ns - last_t_ns) as f64;
+                let w = (((g - last_t_ns) as f64) / span).clamp(0.0, 1.0) as f32;
+                let (gyro, has_gyro) = match (self.last_gyro, gyro) {
+                    (Some(a), Some(b)) => (a.lerp(b, w), true),
                     _ => (Vector3::zeros(), false),
                 };
-                GridSample { t_ns: g, accel: last.accel.lerp(&s.accel, w), gyro, has_gyro, inputs: 0 }
+                GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
             };
             emit(&out);
             self.sum_a = Vector3::zeros();
@@ -97,27 +225,28 @@ impl Resampler {
             self.n_gyro = 0;
             self.next_grid_ns = self.next_grid_ns.saturating_add(PERIOD_NS);
         }
-        self.add(s);
-        self.last = Some(*s);
-        Continuity::Continued
     }
 
-    fn restart_at(&mut self, s: &Sample) {
+    #[cold]
+    fn restart_at(&mut self, t_ns: i64, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) {
         self.sum_a = Vector3::zeros();
         self.sum_g = Vector3::zeros();
         self.n = 0;
         self.n_gyro = 0;
-        self.next_grid_ns = s.t_ns;
-        self.add(s);
-        self.last = Some(*s);
+        self.next_grid_ns = t_ns;
+        self.add(accel, gyro);
+        self.last_t_ns = Some(t_ns);
+        self.last_accel = *accel;
+        self.last_gyro = gyro.copied();
     }
 
-    fn add(&mut self, s: &Sample) {
-        self.sum_a += s.accel;
-        self.n = self.n.saturating_add(1);
-        if let Some(g) = s.gyro {
+    #[inline(always)]
+    fn add(&mut self, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) {
+        self.sum_a += accel;
+        self.n += 1;
+        if let Some(g) = gyro {
             self.sum_g += g;
-            self.n_gyro = self.n_gyro.saturating_add(1);
+            self.n_gyro += 1;
         }
     }
 
@@ -130,7 +259,12 @@ impl Resampler {
 
     /// True when no raw value is held.
     pub fn is_zero(&self) -> bool {
-        self.last.is_none() && self.n == 0 && self.sum_a == Vector3::zeros() && self.sum_g == Vector3::zeros()
+        self.last_t_ns.is_none()
+            && self.last_accel == Vector3::zeros()
+            && self.last_gyro.is_none()
+            && self.n == 0
+            && self.sum_a == Vector3::zeros()
+            && self.sum_g == Vector3::zeros()
     }
 }
 

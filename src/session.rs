@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
 use crate::event::ActivityEvent;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SliceStop};
 use crate::sample::{Sample, SampleError};
 
 /// Why a push was refused.
@@ -140,15 +140,11 @@ impl Session {
         self.check()?;
         let mut engine = lock(&self.cell.engine);
         let emitted_before = engine.pipeline.events_emitted();
-        for (index, s) in samples.iter().enumerate() {
-            // Re-checked under the lock and between samples: a concurrent purge is never overtaken.
-            self.check()?;
-            let mut s = *s;
-            if !self.gyroscope_allowed {
-                s.gyro = None;
-            }
-            engine.pipeline.push(&s).map_err(|error| SessionError::InvalidSample { index, error })?;
-        }
+        // Re-checked under the lock and before every sample: a concurrent purge is never overtaken.
+        engine.pipeline.push_slice(samples, self.gyroscope_allowed, || self.check()).map_err(|stop| match stop {
+            SliceStop::Stopped { reason, .. } => SessionError::Gated(reason),
+            SliceStop::Invalid { index, error } => SessionError::InvalidSample { index, error },
+        })?;
         Ok((engine.pipeline.events_emitted() - emitted_before) as usize)
     }
 

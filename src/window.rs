@@ -60,40 +60,43 @@ impl Zeroize for WindowView {
 /// Grid samples between the points of a slow view (0.4 s: 2.5 Hz).
 pub const SLOW_STRIDE: usize = 8;
 
-/// For each grid index of a slow view: the point before it, the point after it and the interpolation weight
-/// (computed at compile time: the slow view is on the per-window hot path).
-const SLOW_TABLE: ([u8; WINDOW_LEN], [u8; WINDOW_LEN], [f32; WINDOW_LEN]) = {
-    let (mut lo, mut hi, mut w) = ([0u8; WINDOW_LEN], [0u8; WINDOW_LEN], [0.0f32; WINDOW_LEN]);
+/// The interpolation weight of each grid index of a slow view, between the point before it and the point after it
+/// (computed at compile time: the slow view is on the per-window hot path). The points are every
+/// [`SLOW_STRIDE`]-th sample and the last one.
+const SLOW_W: [f32; WINDOW_LEN] = {
+    let mut w = [0.0f32; WINDOW_LEN];
     let last = WINDOW_LEN - 1;
     let mut i = 0;
     while i < last {
         let j = if i + SLOW_STRIDE < last { i + SLOW_STRIDE } else { last };
         let mut m = i;
         while m <= j {
-            lo[m] = i as u8;
-            hi[m] = j as u8;
             w[m] = (m - i) as f32 / (j - i) as f32;
             m += 1;
         }
         i = j;
     }
-    (lo, hi, w)
+    w
 };
-const SLOW_LO: [u8; WINDOW_LEN] = SLOW_TABLE.0;
-const SLOW_HI: [u8; WINDOW_LEN] = SLOW_TABLE.1;
-const SLOW_W: [f32; WINDOW_LEN] = SLOW_TABLE.2;
-const _: () = assert!(WINDOW_LEN <= 256, "slow-view indices are stored as u8");
 
 /// The slow view of a window: the accelerometer point-sampled every [`SLOW_STRIDE`] grid samples and linearly
 /// interpolated back onto the grid. It is what the same motion looks like through a low-rate, event-driven logger,
 /// so that the classifier trained on such logs can also judge full-rate input (see `model`).
 pub fn slow_view(src: &WindowView, out: &mut WindowView) {
-    for k in 0..3 {
-        let a = &src.accel[k];
-        for (m, o) in out.accel[k].iter_mut().enumerate() {
-            let (lo, hi) = (a[usize::from(SLOW_LO[m])], a[usize::from(SLOW_HI[m])]);
-            *o = lo + (hi - lo) * SLOW_W[m];
+    let last = WINDOW_LEN - 1;
+    for (a, o) in src.accel.iter().zip(out.accel.iter_mut()) {
+        // Segment by segment, so that each is a contiguous run (it vectorises); the last point closes the last one.
+        let mut i = 0;
+        while i < last {
+            let j = (i + SLOW_STRIDE).min(last);
+            let (lo, hi) = (a[i], a[j]);
+            for (o, &w) in o[i..j].iter_mut().zip(&SLOW_W[i..j]) {
+                *o = lo + (hi - lo) * w;
+            }
+            i = j;
         }
+        let lo = a[(last - 1) / SLOW_STRIDE * SLOW_STRIDE];
+        o[last] = lo + (a[last] - lo) * SLOW_W[last];
     }
     out.up = src.up;
     out.gravity_fraction = src.gravity_fraction;
@@ -145,7 +148,7 @@ impl WindowRing {
         self.g_norm[i] = gravity.norm;
         self.inputs[i] = inputs;
         self.t_ns[i] = t_ns;
-        self.head = (self.head + 1) % WINDOW_LEN;
+        self.head = if self.head + 1 == WINDOW_LEN { 0 } else { self.head + 1 };
         self.filled = (self.filled + 1).min(WINDOW_LEN);
         self.since_last += 1;
         if self.filled == WINDOW_LEN && self.since_last >= HOP_LEN {
@@ -241,5 +244,32 @@ mod tests {
         }
         r.wipe();
         assert!(r.is_zero());
+    }
+
+    #[test]
+    fn slow_view_is_the_interpolation_between_every_eighth_point_and_the_last() {
+        let mut w = WindowView::default();
+        for k in 0..3 {
+            for i in 0..WINDOW_LEN {
+                w.accel[k][i] = ((i * 37 + k * 11) % 23) as f32 * 0.7 - 5.0;
+            }
+        }
+        let mut slow = WindowView::default();
+        slow_view(&w, &mut slow);
+        let last = WINDOW_LEN - 1;
+        for k in 0..3 {
+            let a = &w.accel[k];
+            for m in 0..WINDOW_LEN {
+                // By definition: the points around m are the multiples of 8 before it (at most the last multiple
+                // below `last`) and the next one, or `last`.
+                let i = (m / SLOW_STRIDE * SLOW_STRIDE).min((last - 1) / SLOW_STRIDE * SLOW_STRIDE);
+                let j = (i + SLOW_STRIDE).min(last);
+                let want = a[i] + (a[j] - a[i]) * ((m - i) as f32 / (j - i) as f32);
+                assert_eq!(slow.accel[k][m].to_bits(), want.to_bits(), "axis {k} index {m}");
+            }
+            for p in (0..last).step_by(SLOW_STRIDE).chain([last]) {
+                assert!((slow.accel[k][p] - a[p]).abs() < 1e-5, "the view passes through its points");
+            }
+        }
     }
 }

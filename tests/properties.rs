@@ -46,7 +46,7 @@ fn drain(session: &mut motiongate::Session, out: &mut Vec<ActivityEvent>) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Streaming in chunks of any size gives exactly the events of pushing sample by sample.
+// Streaming in chunks of any size gives exactly the events of pushing sample by sample, across gaps too.
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
@@ -56,9 +56,18 @@ proptest! {
         start in 0usize..6000,
         len in 1500usize..4500,
         chunks in prop::collection::vec(1usize..700, 1..40),
+        gaps in prop::collection::vec((0usize..4500, 0i64..90_000), 0..4),
     ) {
         let all = excerpt();
-        let input = &all[start..(start + len).min(all.len())];
+        // Gaps (in ms) from under the resampler's limit to beyond the smoother-reset limit, so restarts and
+        // smoother resets fall inside chunks as well as on their edges.
+        let mut input = all[start..(start + len).min(all.len())].to_vec();
+        for &(at, gap_ms) in &gaps {
+            for s in input.iter_mut().skip(at) {
+                s.t_ns += gap_ms * 1_000_000;
+            }
+        }
+        let input = &input[..];
         let dir = tempfile::tempdir().unwrap();
         let gate = Gate::open(dir.path().join("consent.json"), KEY, "activity", 1).unwrap();
         gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
