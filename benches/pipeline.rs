@@ -4,6 +4,7 @@
 //! - `features/extract_one_window`: `FeatureExtractor::extract` on one real 5 s window.
 //! - `model/predict_one_window`: the embedded model on one real feature vector.
 //! - `session/push_one_hop`: one hop (2.5 s = 125 samples at 50 Hz) through a gated `Session`, events drained.
+//! - `session/push_one_hop_accel_only`: the same without the gyroscope (gravity from the low-pass, no Madgwick).
 //! - `session/stream_excerpt`: the whole 240 s excerpt through a fresh gated session (throughput in samples/s).
 //! - `eval/classify_hapt_kcc2020`: `offline::classify` over every trace of `../shared/data/hapt_kcc2020`
 //!   (skipped with a message when the folder is absent; loading the files is not timed).
@@ -88,8 +89,46 @@ fn bench_session(c: &mut Criterion) {
     let gate = granted_gate(dir.path());
     let mut g = c.benchmark_group("session");
 
-    // One hop at 50 Hz = 125 samples; cycle through the excerpt, shifting time so it stays monotonic.
-    const HOP: usize = 125;
+    // One hop at 50 Hz = 125 samples: with the gyroscope (Madgwick fusion) and without it (low-pass gravity).
+    let accel_only: Vec<Sample> = samples.iter().map(|s| Sample { gyro: None, ..*s }).collect();
+    push_one_hop(&mut g, &gate, "push_one_hop", samples);
+    push_one_hop(&mut g, &gate, "push_one_hop_accel_only", &accel_only);
+
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    g.bench_function("stream_excerpt", |b| {
+        b.iter_batched(
+            || gate.open_session().expect("open session"),
+            |mut session| {
+                let mut events = 0usize;
+                for chunk in samples.chunks(HOP_SAMPLES) {
+                    session.push(chunk).expect("push");
+                    while let Some(ev) = session.next_event() {
+                        black_box(ev);
+                        events += 1;
+                    }
+                }
+                (session, events)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// One hop of 50 Hz input: 2.5 s.
+const HOP_SAMPLES: usize = 125;
+
+/// One hop (125 samples) per iteration through one warm session; cycles through `samples`, shifting time so it
+/// stays monotonic.
+fn push_one_hop(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    gate: &Gate,
+    name: &str,
+    samples: &[Sample],
+) {
+    const HOP: usize = HOP_SAMPLES;
     let span_ns = samples.last().unwrap().t_ns - samples[0].t_ns + 20_000_000;
     let mut session = gate.open_session().expect("open session");
     let mut hop_buf = vec![samples[0]; HOP];
@@ -101,7 +140,7 @@ fn bench_session(c: &mut Criterion) {
     pos += HOP * 4;
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(HOP as u64));
-    g.bench_function("push_one_hop", |b| {
+    g.bench_function(name, |b| {
         b.iter(|| {
             if pos + HOP > samples.len() {
                 pos = 0;
@@ -119,29 +158,6 @@ fn bench_session(c: &mut Criterion) {
             n
         })
     });
-    drop(session);
-
-    g.sample_size(20);
-    g.measurement_time(Duration::from_secs(5));
-    g.throughput(Throughput::Elements(samples.len() as u64));
-    g.bench_function("stream_excerpt", |b| {
-        b.iter_batched(
-            || gate.open_session().expect("open session"),
-            |mut session| {
-                let mut events = 0usize;
-                for chunk in samples.chunks(HOP) {
-                    session.push(chunk).expect("push");
-                    while let Some(ev) = session.next_event() {
-                        black_box(ev);
-                        events += 1;
-                    }
-                }
-                (session, events)
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.finish();
 }
 
 fn bench_eval(c: &mut Criterion) {
