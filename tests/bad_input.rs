@@ -387,7 +387,7 @@ fn consent_record_empty_binary_or_huge_fails_closed() {
 #[test]
 fn timestamp_jump_across_the_i64_range_does_not_panic() {
     // Device clocks are arbitrary i64 nanoseconds; a jump across the whole range must be a restart, not an
-    // overflow. KNOWN FAILURE: src/pipeline.rs:90 `s.t_ns - t` overflows (see tests/README.md).
+    // overflow.
     let (_dir, _gate, mut s) = session();
     s.push(&[Sample::accel(i64::MIN + 1, 0.0, 0.0, 9.8)]).unwrap();
     let r = s.push(&[Sample::accel(i64::MAX - 1, 0.0, 0.0, 9.8)]);
