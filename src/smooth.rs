@@ -42,6 +42,10 @@ pub struct SmootherConfig {
     pub transit_stop_timeout_s: f32,
     /// How long walking must last to end a trip, seconds.
     pub transit_walk_exit_s: f32,
+    /// How long transit must hold before a trip is committed, seconds. Leaving a trip takes
+    /// [`SmootherConfig::transit_walk_exit_s`] or [`SmootherConfig::transit_stop_timeout_s`], so a trip committed on
+    /// a blip of one or two windows would be reported for half a minute or more; no real trip is that short.
+    pub transit_enter_s: f32,
     /// Per-hop probability of switching activity (the HMM's stickiness).
     pub switch_prob: f32,
     /// Exponent applied to the classifier's likelihood ratios (1 = trust fully).
@@ -58,6 +62,7 @@ impl Default for SmootherConfig {
             dwell_s: 5.0,
             transit_stop_timeout_s: 180.0,
             transit_walk_exit_s: 30.0,
+            transit_enter_s: 10.0,
             switch_prob: 0.005,
             evidence_weight: 0.7,
             other_weight: 0.7,
@@ -186,6 +191,7 @@ impl Smoother {
         match (from, to) {
             (Activity::Transit, Activity::Still | Activity::Unknown) => self.config.transit_stop_timeout_s,
             (Activity::Transit, Activity::Walking) => self.config.transit_walk_exit_s,
+            (_, Activity::Transit) => self.config.transit_enter_s,
             _ => self.config.dwell_s,
         }
     }
@@ -209,8 +215,12 @@ impl Smoother {
         }
         let held_s = (end_ns - self.candidate_since_ns) as f32 * 1e-9;
         let need = if self.current == Activity::Unknown && decision != Activity::Unknown {
-            // Nothing to leave: the first activity is committed after the ordinary dwell.
-            self.config.dwell_s
+            // Nothing to leave: the first activity is committed after the ordinary dwell (a trip after its own).
+            if decision == Activity::Transit {
+                self.config.transit_enter_s
+            } else {
+                self.config.dwell_s
+            }
         } else {
             self.required_dwell_s(self.current, decision)
         };
@@ -348,6 +358,29 @@ mod tests {
         let (out, evs) = run(&seq, SmootherConfig::default());
         assert_eq!(evs.len(), 1, "{evs:?}");
         assert!(out[10..].iter().all(|a| *a == Activity::Transit));
+    }
+
+    #[test]
+    fn a_transit_blip_in_a_walk_does_not_start_a_trip() {
+        // Three windows of vehicle-like evidence inside a walk (the filter turns after the first, so transit holds
+        // for less than 10 s): reported as they come, but no trip is committed, so the walk is reported again at
+        // once instead of after the 30-s walking exit.
+        const VEHICLE: [f32; N_CLASSES] = [0.01, 0.01, 0.0, 0.97, 0.01];
+        let mut seq = vec![WALK; 20];
+        seq.extend(vec![VEHICLE; 3]);
+        seq.extend(vec![WALK; 20]);
+        let (out, evs) = run(&seq, SmootherConfig::default());
+        assert!(evs.iter().all(|e| e.activity != Activity::Transit), "{evs:?}");
+        assert!(out[26..].iter().all(|a| *a == Activity::Walking), "{out:?}");
+        // With the ordinary dwell the blip starts a trip that outlives it by the walking exit.
+        let (out, evs) = run(&seq, SmootherConfig { transit_enter_s: 5.0, ..SmootherConfig::default() });
+        assert!(evs.iter().any(|e| e.activity == Activity::Transit), "{evs:?}");
+        assert!(out[26..30].iter().all(|a| *a == Activity::Transit), "{out:?}");
+        // A trip of four windows (12.5 s) is committed.
+        let mut seq = vec![WALK; 20];
+        seq.extend(vec![TRANSIT; 8]);
+        let (_, evs) = run(&seq, SmootherConfig::default());
+        assert!(evs.iter().any(|e| e.kind == EventKind::Enter && e.activity == Activity::Transit), "{evs:?}");
     }
 
     #[test]
