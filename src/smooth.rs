@@ -5,7 +5,8 @@
 //!    other (an activity outside the four, reported as `Unknown`). The classifier's per-window probabilities, divided by the training class priors, are the
 //!    emission likelihoods (tempered, because overlapping windows are not independent evidence). A stopped vehicle
 //!    looks still to a window classifier, so the transit-stopped state emits like `still`; what separates it from
-//!    real stillness is the transition structure: one reaches transit-stopped from moving transit, and leaves it
+//!    real stillness is the transition structure (and the start: a stream begins with almost no mass on it, see
+//!    `initial_distribution`): one reaches transit-stopped from moving transit, and leaves it
 //!    for still only at a rate of one per [`SmootherConfig::transit_stop_timeout_s`]. The posterior of the four
 //!    activities (transit = moving + stopped) is the calibrated confidence; below
 //!    [`SmootherConfig::unknown_floor`] the decision is `Unknown`.
@@ -23,6 +24,8 @@ const N_STATES: usize = 6;
 const TRANSIT_MOVING: usize = 3;
 const TRANSIT_STOPPED: usize = 4;
 const OTHER: usize = 5;
+/// Prior probability of a stopped vehicle when a stream starts (see [`initial_distribution`]).
+const INITIAL_STOPPED: f32 = 0.02;
 /// The four activities the smoother reports probabilities for.
 pub const N_ACTIVITIES: usize = 4;
 
@@ -39,6 +42,10 @@ pub struct SmootherConfig {
     pub transit_stop_timeout_s: f32,
     /// How long walking must last to end a trip, seconds.
     pub transit_walk_exit_s: f32,
+    /// How long transit must hold before a trip is committed, seconds. Leaving a trip takes
+    /// [`SmootherConfig::transit_walk_exit_s`] or [`SmootherConfig::transit_stop_timeout_s`], so a trip committed on
+    /// a blip of one or two windows would be reported for half a minute or more; no real trip is that short.
+    pub transit_enter_s: f32,
     /// Per-hop probability of switching activity (the HMM's stickiness).
     pub switch_prob: f32,
     /// Exponent applied to the classifier's likelihood ratios (1 = trust fully).
@@ -55,6 +62,7 @@ impl Default for SmootherConfig {
             dwell_s: 5.0,
             transit_stop_timeout_s: 180.0,
             transit_walk_exit_s: 30.0,
+            transit_enter_s: 10.0,
             switch_prob: 0.005,
             evidence_weight: 0.7,
             other_weight: 0.7,
@@ -95,7 +103,7 @@ impl Smoother {
             config,
             transition,
             priors,
-            alpha: [1.0 / N_STATES as f32; N_STATES],
+            alpha: initial_distribution(),
             started: false,
             current: Activity::Unknown,
             current_since_ns: 0,
@@ -111,7 +119,7 @@ impl Smoother {
 
     /// Forgets all state (after a long gap or a purge).
     pub fn reset(&mut self) {
-        self.alpha = [1.0 / N_STATES as f32; N_STATES];
+        self.alpha = initial_distribution();
         self.started = false;
         self.current = Activity::Unknown;
         self.current_since_ns = 0;
@@ -121,7 +129,7 @@ impl Smoother {
 
     /// True when the smoother holds no state derived from a stream.
     pub fn is_reset(&self) -> bool {
-        !self.started && self.current == Activity::Unknown && self.alpha.iter().all(|&a| a == 1.0 / N_STATES as f32)
+        !self.started && self.current == Activity::Unknown && self.alpha == initial_distribution()
     }
 
     /// Advances one hop with the classifier's probabilities (`None`: no evidence this hop, e.g. input too sparse),
@@ -156,7 +164,7 @@ impl Smoother {
                 *n /= s;
             }
         } else {
-            next = [1.0 / N_STATES as f32; N_STATES];
+            next = initial_distribution();
         }
         self.alpha = next;
         let posterior = [next[0], next[1], next[2], next[TRANSIT_MOVING] + next[TRANSIT_STOPPED]];
@@ -183,6 +191,7 @@ impl Smoother {
         match (from, to) {
             (Activity::Transit, Activity::Still | Activity::Unknown) => self.config.transit_stop_timeout_s,
             (Activity::Transit, Activity::Walking) => self.config.transit_walk_exit_s,
+            (_, Activity::Transit) => self.config.transit_enter_s,
             _ => self.config.dwell_s,
         }
     }
@@ -206,8 +215,12 @@ impl Smoother {
         }
         let held_s = (end_ns - self.candidate_since_ns) as f32 * 1e-9;
         let need = if self.current == Activity::Unknown && decision != Activity::Unknown {
-            // Nothing to leave: the first activity is committed after the ordinary dwell.
-            self.config.dwell_s
+            // Nothing to leave: the first activity is committed after the ordinary dwell (a trip after its own).
+            if decision == Activity::Transit {
+                self.config.transit_enter_s
+            } else {
+                self.config.dwell_s
+            }
         } else {
             self.required_dwell_s(self.current, decision)
         };
@@ -240,6 +253,18 @@ impl Smoother {
             decision
         }
     }
+}
+
+/// The state distribution at the start of a stream: the four activities and `other` alike, the vehicle's share
+/// almost all on transit-moving. Transit-stopped emits exactly like still, so prior mass on it is taken from still
+/// one for one and only leaves through transit-moving, over tens of seconds: with a uniform start (a sixth on each
+/// state) a stream that began still read as at most two-thirds still, below the `Unknown` floor, for its first
+/// 10-20 s. A little mass stays on it because a trip can begin at a stop.
+fn initial_distribution() -> [f32; N_STATES] {
+    let rest = (1.0 - INITIAL_STOPPED) / (N_STATES - 1) as f32;
+    let mut p = [rest; N_STATES];
+    p[TRANSIT_STOPPED] = INITIAL_STOPPED;
+    p
 }
 
 fn transition_matrix(c: &SmootherConfig) -> [[f32; N_STATES]; N_STATES] {
@@ -336,6 +361,29 @@ mod tests {
     }
 
     #[test]
+    fn a_transit_blip_in_a_walk_does_not_start_a_trip() {
+        // Three windows of vehicle-like evidence inside a walk (the filter turns after the first, so transit holds
+        // for less than 10 s): reported as they come, but no trip is committed, so the walk is reported again at
+        // once instead of after the 30-s walking exit.
+        const VEHICLE: [f32; N_CLASSES] = [0.01, 0.01, 0.0, 0.97, 0.01];
+        let mut seq = vec![WALK; 20];
+        seq.extend(vec![VEHICLE; 3]);
+        seq.extend(vec![WALK; 20]);
+        let (out, evs) = run(&seq, SmootherConfig::default());
+        assert!(evs.iter().all(|e| e.activity != Activity::Transit), "{evs:?}");
+        assert!(out[26..].iter().all(|a| *a == Activity::Walking), "{out:?}");
+        // With the ordinary dwell the blip starts a trip that outlives it by the walking exit.
+        let (out, evs) = run(&seq, SmootherConfig { transit_enter_s: 5.0, ..SmootherConfig::default() });
+        assert!(evs.iter().any(|e| e.activity == Activity::Transit), "{evs:?}");
+        assert!(out[26..30].iter().all(|a| *a == Activity::Transit), "{out:?}");
+        // A trip of four windows (12.5 s) is committed.
+        let mut seq = vec![WALK; 20];
+        seq.extend(vec![TRANSIT; 8]);
+        let (_, evs) = run(&seq, SmootherConfig::default());
+        assert!(evs.iter().any(|e| e.kind == EventKind::Enter && e.activity == Activity::Transit), "{evs:?}");
+    }
+
+    #[test]
     fn ambiguous_evidence_is_unknown() {
         let flat = [0.3, 0.3, 0.2, 0.2, 0.0];
         let (out, _) = run(&[flat; 10], SmootherConfig::default());
@@ -343,6 +391,25 @@ mod tests {
         // An activity outside the four is reported as unknown, not forced into one of them.
         let (out, _) = run(&[OTHER; 20], SmootherConfig::default());
         assert!(out[2..].iter().all(|a| *a == Activity::Unknown), "{out:?}");
+    }
+
+    #[test]
+    fn a_stream_that_starts_still_is_still_at_once() {
+        let mut seq = vec![STILL; 8];
+        seq.extend(vec![WALK; 8]);
+        let (out, _) = run(&seq, SmootherConfig::default());
+        assert!(out[..8].iter().all(|a| *a == Activity::Still), "{out:?}");
+        // And after a reset, the same again.
+        let mut sm = Smoother::new(SmootherConfig::default(), [0.2; N_CLASSES]);
+        let mut q = EventQueue::with_capacity(64);
+        for i in 0..20 {
+            sm.step(Some(&TRANSIT), i * HOP, (i + 2) * HOP, &mut q);
+        }
+        sm.reset();
+        assert!(sm.is_reset());
+        assert_eq!(sm.step(Some(&STILL), 0, 2 * HOP, &mut q).activity, Activity::Still);
+        let init = initial_distribution();
+        assert!((init.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! are real and kept.
 //!
 //! Labels: A walking, B running (jogging), C walking (stairs), D/E still (sitting, standing); F, Q (typing,
-//! writing) and H, I, J, K, L (eating, drinking) → **other** (seated hand activities, ambiguous per QUIRKS.md);
-//! G, R, S (teeth, clapping, folding) and M, O, P (ball games) → other.
+//! writing) and H, I, J, K, L (eating, drinking) → still (seated hand activities, ambiguous per QUIRKS.md; see
+//! [`map_label`]); G, R, S (teeth, clapping, folding) and M, O, P (ball games) → other.
 
 use std::collections::BTreeMap;
 use std::path::Path;
