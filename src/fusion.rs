@@ -121,14 +121,9 @@ fn madgwick_imu(
         let s1 = 2.0 * q3 * f1 + 2.0 * q0 * f2 - 4.0 * q1 * f3;
         let s2 = -2.0 * q0 * f1 + 2.0 * q3 * f2 - 4.0 * q2 * f3;
         let s3 = 2.0 * q1 * f1 + 2.0 * q2 * f2;
-        // Sums of squares as trees, not chains: this step is a serial dependency from one grid sample to the next,
-        // so its latency, not its instruction count, is what it costs.
-        let sn2 = (s0 * s0 + s1 * s1) + (s2 * s2 + s3 * s3);
+        let sn2 = s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3;
         if sn2 > 1e-18 {
-            // As in Madgwick's reference implementation: a fast inverse square root for the step direction (0.2%
-            // off at most, a 0.2% change of the gain `beta`), instead of a square root and a division on the serial
-            // path.
-            let k = beta * fast_inv_sqrt(sn2);
+            let k = beta / sn2.sqrt();
             d0 -= k * s0;
             d1 -= k * s1;
             d2 -= k * s2;
@@ -136,14 +131,10 @@ fn madgwick_imu(
         }
     }
     let next = [q0 + d0 * dt, q1 + d1 * dt, q2 + d2 * dt, q3 + d3 * dt];
-    let n2 = (next[0] * next[0] + next[1] * next[1]) + (next[2] * next[2] + next[3] * next[3]);
-    // One step moves a unit quaternion off the unit sphere only slightly, so 1/sqrt(n2) is its first-order
-    // expansion around 1 (off by at most 3/8 (n2 - 1)^2 < 4e-5, and the next step corrects it) instead of a square
-    // root and a division on the serial path; anything farther off is normalised exactly.
-    let near_unit = (n2 - 1.0).abs() < 1e-2;
-    if near_unit || (n2 > 1e-18 && n2.is_finite()) {
+    let n2 = next.iter().map(|c| c * c).sum::<f32>();
+    if n2 > 1e-18 && n2.is_finite() {
         // Normalised here, so the unchecked constructor holds a unit quaternion.
-        let inv = if near_unit { 1.5 - 0.5 * n2 } else { 1.0 / n2.sqrt() };
+        let inv = 1.0 / n2.sqrt();
         UnitQuaternion::new_unchecked(nalgebra::Quaternion::new(
             next[0] * inv,
             next[1] * inv,
@@ -155,30 +146,9 @@ fn madgwick_imu(
     }
 }
 
-/// 1/sqrt(x) for normal positive `x`, within 0.18%: the bit-level first guess and one Newton step.
-#[inline(always)]
-fn fast_inv_sqrt(x: f32) -> f32 {
-    let y = f32::from_bits(0x5f37_5a86 - (x.to_bits() >> 1));
-    y * (1.5 - 0.5 * x * y * y)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fast_inverse_square_root_is_within_its_bound() {
-        let mut worst = 0.0f64;
-        for e in -60..60 {
-            for m in 0..64 {
-                let x = (1.0 + m as f32 / 64.0) * 2f32.powi(e);
-                let exact = 1.0 / (x as f64).sqrt();
-                worst = worst.max(((fast_inv_sqrt(x) as f64 - exact) / exact).abs());
-            }
-        }
-        assert!(worst < 1.8e-3, "relative error {worst}");
-        assert!(worst > 1e-4, "a bound this loose should be nearly reached: {worst}");
-    }
 
     const G: f32 = crate::sample::STANDARD_GRAVITY;
 
@@ -193,21 +163,16 @@ mod tests {
             for gyro in [None, Some(Vector3::zeros())] {
                 let mut f = Fusion::new();
                 let mut est = GravityEstimate::default();
-                // Madgwick's normalised gradient step makes it chatter around the optimum by about beta * dt
-                // (0.005) for ever; it must neither drift nor exceed that.
-                let tolerance = if gyro.is_some() { 2.0 * MADGWICK_BETA / RATE_HZ } else { 1e-3 };
-                for step in 0..2000 {
+                for _ in 0..200 {
                     est = f.update(&grid(dir * G, gyro));
-                    if step >= 200 {
-                        assert!((est.up - dir).norm() < tolerance, "{:?} vs {:?} (gyro {:?})", est.up, dir, gyro);
-                    }
                 }
                 assert!(est.plausible);
+                assert!((est.up - dir).norm() < 1e-3, "{:?} vs {:?} (gyro {:?})", est.up, dir, gyro);
                 // Vertical component |g|, horizontal ~0.
                 let a = dir * G;
                 let v = a.dot(&est.up);
                 let h = (a - est.up * v).norm();
-                assert!((v - G).abs() < 0.02 && h < G * tolerance.max(2e-3), "v {v} h {h}");
+                assert!((v - G).abs() < 0.02 && h < 0.02, "v {v} h {h}");
             }
         }
     }
