@@ -160,7 +160,12 @@ impl Dft100 {
         for (nb, yb) in y.iter_mut().enumerate() {
             let col = dft5([cols[nb], cols[5 + nb], cols[10 + nb], cols[15 + nb], cols[20 + nb]]);
             let t = &self.twiddle[nb];
-            *yb = [col[0], col[1].mul(t[1]), col[2].mul(t[2]), col[3].mul(t[3]), col[4].mul(t[4])];
+            // Row 0's twiddles are all 1 (multiplying by them would return the same finite values).
+            *yb = if nb == 0 {
+                col
+            } else {
+                [col[0], col[1].mul(t[1]), col[2].mul(t[2]), col[3].mul(t[3]), col[4].mul(t[4])]
+            };
         }
         for ka in 0..5 {
             let row = dft5([y[0][ka], y[1][ka], y[2][ka], y[3][ka], y[4][ka]]);
