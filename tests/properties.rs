@@ -1,5 +1,5 @@
-//! Property tests: streaming is chunk-independent, on-grid resampling is the identity, features are
-//! orientation-invariant and finite, model files round-trip to identical bytes.
+//! Property tests: streaming is chunk-independent, a refused sample leaves no trace, on-grid resampling is the
+//! identity, features are orientation-invariant and finite, model files round-trip to identical bytes.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -95,6 +95,61 @@ proptest! {
         }
         prop_assert!(!by_one.is_empty());
         prop_assert_eq!(by_one, by_chunks);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A refused sample inside a slice: the samples before it are taken, it and the rest are not, and nothing of it
+// stays behind (the session then goes on exactly as one that never saw it).
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_refused_sample_stops_the_slice_and_leaves_no_trace(
+        start in 0usize..6000,
+        len in 1500usize..4500,
+        bad_at in 0usize..1500,
+        fault in 0u8..4,
+    ) {
+        let all = excerpt();
+        let input = &all[start..(start + len).min(all.len())];
+        let bad_at = bad_at.min(input.len() - 1);
+        let mut bad = input[bad_at];
+        match fault {
+            0 => bad.accel.y = f32::NAN,
+            1 => bad.accel.z = f32::INFINITY,
+            2 => bad.accel.x = 1e4,
+            // Time going backwards (the first sample has no predecessor: repeat its time after it instead).
+            _ => bad.t_ns = if bad_at == 0 { input[0].t_ns - 1 } else { input[bad_at - 1].t_ns },
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Gate::open(dir.path().join("consent.json"), KEY, "activity", 1).unwrap();
+        gate.grant(1_700_000_000_000, CollectionMethod::Api, Sensors::ALL).unwrap();
+
+        // One slice with the bad sample in it, then the rest without it.
+        let mut with_fault = gate.open_session().unwrap();
+        let mut slice = input[..bad_at].to_vec();
+        slice.push(bad);
+        slice.extend_from_slice(&input[bad_at + 1..]);
+        let err = with_fault.push(&slice).unwrap_err();
+        prop_assert!(
+            matches!(err, motiongate::SessionError::InvalidSample { index, .. } if index == bad_at),
+            "{:?}", err
+        );
+        let mut got = Vec::new();
+        drain(&mut with_fault, &mut got);
+        with_fault.push(&input[bad_at + 1..]).unwrap();
+        drain(&mut with_fault, &mut got);
+
+        // The same samples, never the bad one.
+        let mut clean = gate.open_session().unwrap();
+        let mut want = Vec::new();
+        clean.push(&input[..bad_at]).unwrap();
+        clean.push(&input[bad_at + 1..]).unwrap();
+        drain(&mut clean, &mut want);
+        prop_assert!(!want.is_empty());
+        prop_assert_eq!(got, want);
     }
 }
 
