@@ -99,9 +99,9 @@ impl Resampler {
     }
 
     /// Validates and takes the samples of `samples[*pos..]` that continue the stream (valid, in time order,
-    /// after a gap of at most `gap_limit_ns`), calling `emit` for every grid point they complete. Stops (with
-    /// `*pos` at the sample in question) at the first one that is refused or follows a longer gap, or when `live`
-    /// fails before a sample. `to` is asked before every sample and given every grid point. This is the per-sample path of a live session: a few comparisons and sums per
+    /// after a gap of at most `gap_limit_ns`), giving `to` every grid point they complete. Stops (with `*pos` at
+    /// the sample in question) at the first one that is refused or follows a longer gap, or when `to.live()`, asked
+    /// before every sample, fails. This is the per-sample path of a live session: a few comparisons and sums per
     /// sample, and no copy of the sample (the previous one is read from the slice when a grid point needs it).
     #[inline(always)]
     pub(crate) fn run<E>(
