@@ -8,6 +8,7 @@
 //!
 //! Everything is allocated in `new`; `push` never allocates, locks or logs.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use crate::event::{ActivityEvent, EventQueue};
@@ -143,7 +144,7 @@ impl FrontEnd {
             outcome: PushOutcome,
         }
         impl<F: FnMut(&WindowView, &FeatureVector, &FeatureVector)> Sink for One<F> {
-            type Stop = std::convert::Infallible;
+            type Stop = Infallible;
             fn gap_limit_ns(&self) -> i64 {
                 0
             }
@@ -158,11 +159,8 @@ impl FrontEnd {
             }
         }
         let mut one = One { on_window, outcome: PushOutcome { continuity: Continuity::Continued, gap_ns: 0 } };
-        match self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), &mut one) {
-            Ok(_) => Ok(one.outcome),
-            Err(SliceStop::Invalid { error, .. }) => Err(error),
-            Err(SliceStop::Stopped { reason, .. }) => match reason {},
-        }
+        self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), &mut one).map_err(SliceStop::into_error)?;
+        Ok(one.outcome)
     }
 
     /// Validates and feeds `samples` in order (ignoring the gyroscope unless `use_gyro`), reporting windows and
@@ -188,7 +186,7 @@ impl FrontEnd {
                 (RunStop::Invalid(error), _) => return Err(SliceStop::Invalid { index: pos, error }),
                 (RunStop::Gap(gap_ns), Some(s)) => (s, gap_ns),
             };
-            let gyro = if use_gyro { s.gyro.as_ref() } else { None };
+            let gyro = s.gyro_if(use_gyro);
             let mut feed = Feed { back: &mut self.back, sink };
             let continuity = self.resampler.push_parts(s.t_ns, &s.accel, gyro, |g| feed.grid_point(g));
             if continuity == Continuity::Restarted {
@@ -291,6 +289,16 @@ pub(crate) enum SliceStop<E> {
     },
 }
 
+impl SliceStop<Infallible> {
+    /// The refused sample's error: the only way a slice that is never stopped can end early.
+    fn into_error(self) -> SampleError {
+        match self {
+            SliceStop::Invalid { error, .. } => error,
+            SliceStop::Stopped { reason, .. } => match reason {},
+        }
+    }
+}
+
 /// The pipeline's [`Sink`]: classifies each window and feeds the smoother.
 struct Decide<'a, L> {
     model: &'a Model,
@@ -361,11 +369,8 @@ impl Pipeline {
 
     /// Feeds one sample; decisions and transitions are appended to the event queue.
     pub fn push(&mut self, s: &Sample) -> Result<(), SampleError> {
-        match self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), || Ok::<(), std::convert::Infallible>(())) {
-            Ok(()) => Ok(()),
-            Err(SliceStop::Invalid { error, .. }) => Err(error),
-            Err(SliceStop::Stopped { reason, .. }) => match reason {},
-        }
+        self.push_slice(std::slice::from_ref(s), s.gyro.is_some(), || Ok::<(), Infallible>(()))
+            .map_err(SliceStop::into_error)
     }
 
     /// Feeds samples in order, calling `live` before each one and stopping at the first failure (of `live` or of

@@ -92,12 +92,6 @@ impl Resampler {
         self.push_parts(s.t_ns, &s.accel, s.gyro.as_ref(), emit)
     }
 
-    /// Time of the last sample taken, `None` before the first (and after a wipe).
-    #[inline(always)]
-    pub fn last_t_ns(&self) -> Option<i64> {
-        self.last_t_ns
-    }
-
     /// Validates and takes the samples of `samples[*pos..]` that continue the stream (valid, in time order,
     /// after a gap of at most `gap_limit_ns`), giving `to` every grid point they complete. Stops (with `*pos` at
     /// the sample in question) at the first one that is refused or follows a longer gap, or when `to.live()`, asked
@@ -121,7 +115,7 @@ impl Resampler {
             if let Err(e) = to.live() {
                 break Err(e);
             }
-            let gyro = if use_gyro { s.gyro.as_ref() } else { None };
+            let gyro = s.gyro_if(use_gyro);
             if let Err(e) = check_parts(&s.accel, gyro) {
                 break Ok(RunStop::Invalid(e));
             }
@@ -142,8 +136,7 @@ impl Resampler {
             if t > self.next_grid_ns {
                 if i > start {
                     let p = &samples[i - 1];
-                    self.last_accel = p.accel;
-                    self.last_gyro = if use_gyro { p.gyro } else { None };
+                    self.keep_last(&p.accel, p.gyro.filter(|_| use_gyro));
                 }
                 self.emit_due(t, &s.accel, gyro, |g| to.grid_point(g));
             }
@@ -153,16 +146,14 @@ impl Resampler {
         };
         if i > start {
             let p = &samples[i - 1];
-            self.last_accel = p.accel;
-            self.last_gyro = if use_gyro { p.gyro } else { None };
+            self.keep_last(&p.accel, p.gyro.filter(|_| use_gyro));
         }
         *pos = i;
         stop
     }
 
-    /// [`Resampler::push`] on a sample's parts. The per-sample work (a time check and two sums) is inline; grid
-    /// points are built out of line, since at most input rates only some samples complete one.
-    #[inline(always)]
+    /// [`Resampler::push`] on a sample's parts (the gyroscope already dropped when it may not be used). The live
+    /// path takes only the samples [`Resampler::run`] stops at through here.
     pub(crate) fn push_parts(
         &mut self,
         t_ns: i64,
@@ -173,18 +164,21 @@ impl Resampler {
         // `t > last` makes the wrapping difference the true, positive gap (no overflow for any pair of i64).
         let continues = matches!(self.last_t_ns,
             Some(last) if t_ns > last && (t_ns.wrapping_sub(last) as u64) <= self.max_gap_ns as u64);
-        if !continues {
-            self.restart_at(t_ns, accel, gyro);
-            return Continuity::Restarted;
-        }
-        if t_ns > self.next_grid_ns {
-            self.emit_due(t_ns, accel, gyro, emit);
-        }
+        let continuity = if continues {
+            if t_ns > self.next_grid_ns {
+                self.emit_due(t_ns, accel, gyro, emit);
+            }
+            Continuity::Continued
+        } else {
+            // A new stream: its first grid point is this sample's time.
+            self.clear_bin();
+            self.next_grid_ns = t_ns;
+            Continuity::Restarted
+        };
         self.add(accel, gyro);
         self.last_t_ns = Some(t_ns);
-        self.last_accel = *accel;
-        self.last_gyro = gyro.copied();
-        Continuity::Continued
+        self.keep_last(accel, gyro.copied());
+        continuity
     }
 
     /// Emits every grid point before `t_ns` (the sample at `t_ns` is not yet added).
@@ -219,25 +213,25 @@ impl Resampler {
                 GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
             };
             emit(&out);
-            self.sum_a = Vector3::zeros();
-            self.sum_g = Vector3::zeros();
-            self.n = 0;
-            self.n_gyro = 0;
+            self.clear_bin();
             self.next_grid_ns = self.next_grid_ns.saturating_add(PERIOD_NS);
         }
     }
 
-    #[cold]
-    fn restart_at(&mut self, t_ns: i64, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) {
+    /// Empties the current grid bin.
+    #[inline(always)]
+    fn clear_bin(&mut self) {
         self.sum_a = Vector3::zeros();
         self.sum_g = Vector3::zeros();
         self.n = 0;
         self.n_gyro = 0;
-        self.next_grid_ns = t_ns;
-        self.add(accel, gyro);
-        self.last_t_ns = Some(t_ns);
+    }
+
+    /// Keeps the previous sample's values for interpolating an empty bin.
+    #[inline(always)]
+    fn keep_last(&mut self, accel: &Vector3<f32>, gyro: Option<Vector3<f32>>) {
         self.last_accel = *accel;
-        self.last_gyro = gyro.copied();
+        self.last_gyro = gyro;
     }
 
     #[inline(always)]

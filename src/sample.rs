@@ -42,6 +42,16 @@ impl Sample {
         Sample { t_ns, accel: Vector3::from(accel), gyro: Some(Vector3::from(gyro)) }
     }
 
+    /// The gyroscope reading when there is one and it may be used.
+    #[inline(always)]
+    pub(crate) fn gyro_if(&self, allowed: bool) -> Option<&Vector3<f32>> {
+        if allowed {
+            self.gyro.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// Checks one sample on its own: every component finite and within the plausible physical range.
     #[inline]
     pub fn check_values(&self) -> Result<(), SampleError> {

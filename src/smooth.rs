@@ -187,6 +187,8 @@ impl Smoother {
         decision
     }
 
+    /// How long `to` must hold to replace `from`. From `Unknown` (nothing to leave, e.g. the first activity of a
+    /// stream) this is the ordinary dwell, or a trip's own.
     fn required_dwell_s(&self, from: Activity, to: Activity) -> f32 {
         match (from, to) {
             (Activity::Transit, Activity::Still | Activity::Unknown) => self.config.transit_stop_timeout_s,
@@ -214,16 +216,7 @@ impl Smoother {
             self.candidate_since_ns = start_ns;
         }
         let held_s = (end_ns - self.candidate_since_ns) as f32 * 1e-9;
-        let need = if self.current == Activity::Unknown && decision != Activity::Unknown {
-            // Nothing to leave: the first activity is committed after the ordinary dwell (a trip after its own).
-            if decision == Activity::Transit {
-                self.config.transit_enter_s
-            } else {
-                self.config.dwell_s
-            }
-        } else {
-            self.required_dwell_s(self.current, decision)
-        };
+        let need = self.required_dwell_s(self.current, decision);
         if held_s + 1e-6 >= need {
             if self.current != Activity::Unknown {
                 let k = self.current.class_index().unwrap_or(0);
