@@ -113,6 +113,56 @@ const IN_IDX: [[u8; 4]; 25] = good_thomas_map(4);
 /// The output map: `OUT_IDX[k2][k1] = (25 k1 + 76 k2) mod 100` (76 = 4 * (4^-1 mod 25)).
 const OUT_IDX: [[u8; 4]; 25] = good_thomas_map(76);
 
+/// `BIN_RE[k]`: where bin `k`'s real part sits in [`Bins`] (its imaginary part is four places on), for `k` in
+/// `0..=N` (bin `N` is bin 0 again, so a caller reading bins `k` and `N - k` needs no modulo).
+const BIN_RE: [u8; N + 1] = {
+    let mut t = [0u8; N + 1];
+    let mut row = 0;
+    while row < 25 {
+        let mut k1 = 0;
+        while k1 < 4 {
+            t[OUT_IDX[row][k1] as usize] = (8 * row + k1) as u8;
+            k1 += 1;
+        }
+        row += 1;
+    }
+    t[N] = t[0];
+    t
+};
+
+/// A transform's 100 bins in the order the algorithm produces them: 25 rows of four real parts followed by their
+/// four imaginary parts. Reading a bin goes through a fixed table ([`Bins::get`]); that costs less than putting all
+/// 100 in natural order first, since the power spectra read each bin once (twice over two bins' pairs).
+#[derive(Clone)]
+pub struct Bins {
+    flat: [f32; 8 * 25],
+}
+
+impl Default for Bins {
+    fn default() -> Self {
+        Bins { flat: [0.0; 8 * 25] }
+    }
+}
+
+impl Bins {
+    /// Bin `k` (`0..=N`; `N` is bin 0), `X[k]` of [`Dft100::forward`].
+    #[inline(always)]
+    pub fn get(&self, k: usize) -> C {
+        let i = usize::from(BIN_RE[k]);
+        C::new(self.flat[i], self.flat[i + 4])
+    }
+
+    /// Overwrites every bin with zero.
+    pub fn zeroize(&mut self) {
+        self.flat.iter_mut().for_each(|x| *x = 0.0);
+    }
+
+    /// True when every bin is zero.
+    pub fn is_zero(&self) -> bool {
+        self.flat.iter().all(|&x| x == 0.0)
+    }
+}
+
 /// The fixed tables of the transform (built once per extractor; no signal data).
 #[derive(Debug, Clone)]
 pub struct Dft100 {
@@ -139,9 +189,9 @@ impl Dft100 {
         Dft100 { twiddle }
     }
 
-    /// Forward DFT of the complex signal `re + i im` into `out`: `X[k] = sum_n x[n] exp(-2 pi i n k / 100)`.
-    /// (Two real signals share one transform this way; see `features`.)
-    pub fn forward(&self, re: &[f32; N], im: &[f32; N], out: &mut [C; N]) {
+    /// Forward DFT of the complex signal `re + i im` into `out`: `X[k] = sum_n x[n] exp(-2 pi i n k / 100)`
+    /// (read with [`Bins::get`]). Two real signals share one transform this way; see `features`.
+    pub fn forward(&self, re: &[f32; N], im: &[f32; N], out: &mut Bins) {
         // Good-Thomas: n = (25 n1 + 4 n2) mod 100 and k = (25 k1 + 76 k2) mod 100 (76 = 4 * (4^-1 mod 25)) turn
         // the 100-point DFT into 4-point DFTs over n1 followed by 25-point DFTs over n2, with no twiddles.
         // Stage 1: for each n2, the 4-point DFT over n1; its outputs k1 are the lanes of `cols[n2]`.
@@ -170,9 +220,9 @@ impl Dft100 {
         for ka in 0..5 {
             let row = dft5([y[0][ka], y[1][ka], y[2][ka], y[3][ka], y[4][ka]]);
             for (kb, r) in row.into_iter().enumerate() {
-                for (k1, &o) in OUT_IDX[ka + 5 * kb].iter().enumerate() {
-                    out[usize::from(o)] = C::new(r.re[k1], r.im[k1]);
-                }
+                let at = 8 * (ka + 5 * kb);
+                out.flat[at..at + 4].copy_from_slice(&r.re);
+                out.flat[at + 4..at + 8].copy_from_slice(&r.im);
             }
         }
     }
@@ -210,18 +260,21 @@ mod tests {
             *v = C::new(rnd(), rnd());
         }
         let want = naive(&x);
-        let mut got = [C::new(0.0, 0.0); N];
-        d.forward(&x.map(|c| c.re), &x.map(|c| c.im), &mut got);
+        let mut bins = Bins::default();
+        d.forward(&x.map(|c| c.re), &x.map(|c| c.im), &mut bins);
+        let got: Vec<C> = (0..N).map(|k| bins.get(k)).collect();
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!((g - w).norm() < 1e-4, "bin {k}: {g} vs {w}");
         }
+        assert_eq!(bins.get(N), bins.get(0), "bin N is bin 0");
         // An impulse at n gives exp(-2 pi i n k / N) in every bin: catches any index-map mistake.
         for n in 0..N {
             let mut e = [C::new(0.0, 0.0); N];
             e[n] = C::new(1.0, 0.0);
             let want = naive(&e);
-            d.forward(&e.map(|c| c.re), &e.map(|c| c.im), &mut got);
-            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            d.forward(&e.map(|c| c.re), &e.map(|c| c.im), &mut bins);
+            for (k, w) in want.iter().enumerate() {
+                let g = bins.get(k);
                 assert!((g - w).norm() < 1e-5, "impulse {n}, bin {k}: {g} vs {w}");
             }
         }

@@ -12,11 +12,10 @@
 //! (Wiener-Khinchin, hence circular) instead of a second pass per lag; sums use independent accumulators so they
 //! vectorise; scratch lives in the extractor. Extraction never allocates.
 
-use nalgebra::Complex;
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 use zeroize::Zeroize;
 
-use crate::dft100::Dft100;
+use crate::dft100::{Bins, Dft100};
 use crate::resample::RATE_HZ;
 use crate::window::{WindowView, WINDOW_LEN};
 
@@ -142,7 +141,7 @@ impl Work {
 /// (signal-derived data, zeroized by [`FeatureExtractor::wipe`]).
 pub struct FeatureExtractor {
     fft: Dft100,
-    fft_buf: Box<[Complex<f32>; WINDOW_LEN]>,
+    fft_buf: Box<Bins>,
     /// The autocorrelation weights (a constant).
     ac_table: Box<AcTable>,
     work: Box<Work>,
@@ -185,7 +184,7 @@ impl FeatureExtractor {
         }
         FeatureExtractor {
             fft: Dft100::new(),
-            fft_buf: Box::new([Complex::new(0.0, 0.0); WINDOW_LEN]),
+            fft_buf: Box::default(),
             ac_table,
             work: Box::default(),
             context: [Summary::default(); CONTEXT_WINDOWS],
@@ -196,21 +195,17 @@ impl FeatureExtractor {
 
     /// Forgets the context (after a gap in the stream) and zeroizes every buffer; returns bytes wiped.
     pub fn wipe(&mut self) -> usize {
-        for c in self.fft_buf.iter_mut() {
-            *c = Complex::new(0.0, 0.0);
-        }
+        self.fft_buf.zeroize();
         self.work.zeroize();
         self.context = [Summary::default(); CONTEXT_WINDOWS];
         self.context_len = 0;
         self.context_head = 0;
-        std::mem::size_of::<[Complex<f32>; WINDOW_LEN]>()
-            + std::mem::size_of::<Work>()
-            + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
+        std::mem::size_of::<Bins>() + std::mem::size_of::<Work>() + std::mem::size_of::<[Summary; CONTEXT_WINDOWS]>()
     }
 
     /// Bytes this extractor holds (scratch, context and the constant autocorrelation table).
     pub fn buffer_bytes(&self) -> usize {
-        std::mem::size_of::<[Complex<f32>; WINDOW_LEN]>()
+        std::mem::size_of::<Bins>()
             + std::mem::size_of::<Dft100>()
             + std::mem::size_of::<Work>()
             + std::mem::size_of::<AcTable>()
@@ -219,9 +214,7 @@ impl FeatureExtractor {
 
     /// True when no signal-derived value is held.
     pub fn is_zero(&self) -> bool {
-        self.fft_buf.iter().all(|c| c.re == 0.0 && c.im == 0.0)
-            && self.work.is_zero()
-            && self.context.iter().all(|s| *s == Summary::default())
+        self.fft_buf.is_zero() && self.work.is_zero() && self.context.iter().all(|s| *s == Summary::default())
     }
 
     /// Computes the feature vector of `w` (and advances the context).
@@ -390,7 +383,7 @@ impl FeatureExtractor {
 /// `A[k] = (Z[k] + conj Z[N-k]) / 2` and `B[k] = (Z[k] - conj Z[N-k]) / 2i`.
 fn power_pair(
     fft: &Dft100,
-    z: &mut [Complex<f32>; WINDOW_LEN],
+    z: &mut Bins,
     a: &[f32; WINDOW_LEN],
     b: &[f32; WINDOW_LEN],
     pa: &mut [f32; N_BINS],
@@ -398,8 +391,8 @@ fn power_pair(
 ) {
     fft.forward(a, b, z);
     for k in 0..N_BINS {
-        let zk = z[k];
-        let zn = z[(WINDOW_LEN - k) % WINDOW_LEN].conj();
+        let zk = z.get(k);
+        let zn = z.get(WINDOW_LEN - k).conj();
         pa[k] = (zk + zn).norm_sqr() * 0.25;
         pb[k] = (zk - zn).norm_sqr() * 0.25;
     }
@@ -407,16 +400,10 @@ fn power_pair(
 
 /// Summed power spectrum `|A|^2 + |B|^2` of two real signals (a plane's two axes) with one complex FFT:
 /// `|Z[k]|^2 + |Z[N-k]|^2 = 2 (|A[k]|^2 + |B[k]|^2)` for `z = a + i b`.
-fn power_plane(
-    fft: &Dft100,
-    z: &mut [Complex<f32>; WINDOW_LEN],
-    a: &[f32; WINDOW_LEN],
-    b: &[f32; WINDOW_LEN],
-    p: &mut [f32; N_BINS],
-) {
+fn power_plane(fft: &Dft100, z: &mut Bins, a: &[f32; WINDOW_LEN], b: &[f32; WINDOW_LEN], p: &mut [f32; N_BINS]) {
     fft.forward(a, b, z);
     for (k, pk) in p.iter_mut().enumerate() {
-        *pk = (z[k].norm_sqr() + z[(WINDOW_LEN - k) % WINDOW_LEN].norm_sqr()) * 0.5;
+        *pk = (z.get(k).norm_sqr() + z.get(WINDOW_LEN - k).norm_sqr()) * 0.5;
     }
 }
 

@@ -190,32 +190,43 @@ impl Resampler {
         gyro: Option<&Vector3<f32>>,
         mut emit: impl FnMut(&GridSample),
     ) {
-        let last_t_ns = self.last_t_ns.unwrap_or(t_ns);
         while t_ns > self.next_grid_ns {
-            let g = self.next_grid_ns;
-            let out = if self.n > 0 {
-                let inv = 1.0 / self.n as f32;
-                GridSample {
-                    t_ns: g,
-                    accel: self.sum_a * inv,
-                    gyro: if self.n_gyro > 0 { self.sum_g / self.n_gyro as f32 } else { Vector3::zeros() },
-                    has_gyro: self.n_gyro > 0,
-                    inputs: u16::try_from(self.n).unwrap_or(u16::MAX),
-                }
-            } else {
-                // No input fell in this bin: interpolate between the samples around g.
-                let span = (t_ns - last_t_ns) as f64;
-                let w = (((g - last_t_ns) as f64) / span).clamp(0.0, 1.0) as f32;
-                let (gyro, has_gyro) = match (self.last_gyro, gyro) {
-                    (Some(a), Some(b)) => (a.lerp(b, w), true),
-                    _ => (Vector3::zeros(), false),
-                };
-                GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
-            };
+            let out = if self.n > 0 { self.bin_mean() } else { self.interpolate(t_ns, accel, gyro) };
             emit(&out);
             self.clear_bin();
             self.next_grid_ns = self.next_grid_ns.saturating_add(PERIOD_NS);
         }
+    }
+
+    /// The grid point at `next_grid_ns` as the mean of its bin's samples (`n > 0`): the usual case at input rates
+    /// of 20 Hz and more.
+    #[inline(always)]
+    fn bin_mean(&self) -> GridSample {
+        let inv = 1.0 / self.n as f32;
+        GridSample {
+            t_ns: self.next_grid_ns,
+            accel: self.sum_a * inv,
+            gyro: if self.n_gyro > 0 { self.sum_g / self.n_gyro as f32 } else { Vector3::zeros() },
+            has_gyro: self.n_gyro > 0,
+            inputs: u16::try_from(self.n).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// The grid point at `next_grid_ns` when no input fell in its bin: the interpolation between the previous
+    /// sample and the one at `t_ns`. Out of line, so that its set-up does not weigh on every grid point of
+    /// faster input.
+    #[cold]
+    #[inline(never)]
+    fn interpolate(&self, t_ns: i64, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) -> GridSample {
+        let g = self.next_grid_ns;
+        let last_t_ns = self.last_t_ns.unwrap_or(t_ns);
+        let span = (t_ns - last_t_ns) as f64;
+        let w = (((g - last_t_ns) as f64) / span).clamp(0.0, 1.0) as f32;
+        let (gyro, has_gyro) = match (self.last_gyro, gyro) {
+            (Some(a), Some(b)) => (a.lerp(b, w), true),
+            _ => (Vector3::zeros(), false),
+        };
+        GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
     }
 
     /// Empties the current grid bin.
