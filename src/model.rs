@@ -4,11 +4,14 @@
 //! ensembles as node arrays (pre-order, left child = next node) or a standardised linear model. A model holds two
 //! classifiers over the same feature schema: one for windows whose input was dense enough to resolve gait, one for
 //! sparse (event-driven, low-rate) windows, trained on data at those rates. Windows slower than
-//! [`ModelFile::min_rate_hz`] get no decision at all.
+//! [`ModelFile::min_rate_hz`] get no decision at all. A linear classifier may score several sub-classes (linear
+//! pieces) per class, e.g. low- and high-intensity `other`; their probabilities are summed back into the class, so a
+//! model always reports the five classes of [`CLASS_NAMES`].
 //!
 //! File layout: the 8 magic bytes `MGMODEL\0`, a little-endian `u16` format version, then the postcard encoding of
-//! [`ModelFile`]. Loading checks the magic, the format version, the feature-schema version and every index in the
-//! node arrays, so a damaged or foreign file is a typed error, never a panic or an out-of-bounds walk.
+//! [`ModelFile`]. Loading checks the magic, the format version, the feature-schema version, every index in the
+//! node arrays and every linear classifier's sub-class map, so a damaged or foreign file is a typed error, never a
+//! panic or an out-of-bounds walk.
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,8 +19,8 @@ use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES, SCHEMA_VERSION};
 
 /// Magic bytes at the start of every model file.
 pub const MAGIC: &[u8; 8] = b"MGMODEL\0";
-/// Current model file format version.
-pub const FORMAT_VERSION: u16 = 2;
+/// Current model file format version (3: linear classifiers score sub-classes, each mapped to a class).
+pub const FORMAT_VERSION: u16 = 3;
 /// Number of classes a model scores: still, walking, running, transit, and `other` (activities outside the four,
 /// which the smoother reports as `Unknown`).
 pub const N_CLASSES: usize = 5;
@@ -25,6 +28,8 @@ pub const N_CLASSES: usize = 5;
 pub const CLASS_NAMES: [&str; N_CLASSES] = ["still", "walking", "running", "transit", "other"];
 /// Index of the transit class.
 pub const TRANSIT: usize = 3;
+/// Most sub-classes a linear classifier may score (see [`Linear::subclass_of`]); its live form is padded to this.
+pub const MAX_SUBCLASSES: usize = 16;
 /// Marker in [`Forest::feature`] for a leaf.
 pub const LEAF: u16 = u16::MAX;
 
@@ -144,24 +149,42 @@ impl Forest {
     }
 }
 
-/// A multinomial logistic model on standardised features.
+/// A multinomial logistic model on standardised features, over sub-classes: a class may be scored by several
+/// linear pieces (sub-classes, e.g. the chores and the sports within `other`), whose softmax probabilities are summed
+/// back into their class. With one sub-class per class this is plain multinomial regression.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Linear {
     /// Per-feature mean subtracted before scaling.
     pub mean: Vec<f32>,
     /// Per-feature scale divided by.
     pub scale: Vec<f32>,
-    /// Weights, `N_CLASSES` rows of `N_FEATURES`.
+    /// Weights, one row of `N_FEATURES` per sub-class.
     pub weights: Vec<Vec<f32>>,
-    /// Intercepts.
-    pub bias: [f32; N_CLASSES],
+    /// Intercepts, one per sub-class.
+    pub bias: Vec<f32>,
+    /// The class ([`CLASS_NAMES`] index) of each sub-class: between `N_CLASSES` and [`MAX_SUBCLASSES`] entries,
+    /// every class present at least once.
+    pub subclass_of: Vec<u8>,
 }
 
 impl Linear {
     fn validate(&self) -> Result<(), ModelError> {
+        let k = self.subclass_of.len();
+        if !(N_CLASSES..=MAX_SUBCLASSES).contains(&k) {
+            return Err(ModelError::Invalid(format!(
+                "linear model has {k} sub-classes ({N_CLASSES}..={MAX_SUBCLASSES} allowed)"
+            )));
+        }
+        if let Some(c) = self.subclass_of.iter().find(|&&c| usize::from(c) >= N_CLASSES) {
+            return Err(ModelError::Invalid(format!("a sub-class maps to unknown class {c}")));
+        }
+        if let Some(c) = (0..N_CLASSES).find(|&c| !self.subclass_of.iter().any(|&s| usize::from(s) == c)) {
+            return Err(ModelError::Invalid(format!("class {} has no sub-class", CLASS_NAMES[c])));
+        }
         if self.mean.len() != N_FEATURES
             || self.scale.len() != N_FEATURES
-            || self.weights.len() != N_CLASSES
+            || self.weights.len() != k
+            || self.bias.len() != k
             || self.weights.iter().any(|w| w.len() != N_FEATURES)
         {
             return Err(ModelError::Invalid("linear model dimensions do not match the feature schema".into()));
@@ -173,32 +196,38 @@ impl Linear {
         Ok(())
     }
 
-    /// Softmax probabilities.
+    /// Class probabilities: the softmax over sub-classes, summed per class.
     pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
-        let mut z = self.bias;
-        for j in 0..N_FEATURES {
-            let xs = (x[j] - self.mean[j]) / self.scale[j];
-            for (k, zk) in z.iter_mut().enumerate() {
-                *zk += self.weights[k][j] * xs;
+        let k = self.subclass_of.len().min(MAX_SUBCLASSES);
+        let mut z = [0.0f32; MAX_SUBCLASSES];
+        for (zs, (&b, w)) in z.iter_mut().zip(self.bias.iter().zip(&self.weights)).take(k) {
+            *zs = b;
+            for j in 0..N_FEATURES.min(w.len()) {
+                *zs += w[j] * ((x[j] - self.mean[j]) / self.scale[j]);
             }
         }
-        softmax(z)
+        let mut class = [0u8; MAX_SUBCLASSES];
+        class[..k].copy_from_slice(&self.subclass_of[..k]);
+        sub_softmax(&z[..k], &class[..k])
     }
 
     /// The same model with standardisation folded into the weights, in fixed arrays (the live path's form).
     fn fold(&self) -> FoldedLinear {
-        let mut w = [[0.0f32; PADDED]; N_CLASSES];
-        let mut b = [0.0f32; N_CLASSES];
-        for k in 0..N_CLASSES {
-            let mut bias = f64::from(self.bias[k]);
+        let n = self.subclass_of.len().min(MAX_SUBCLASSES);
+        let mut w = [[0.0f32; PADDED]; MAX_SUBCLASSES];
+        let mut b = [0.0f32; MAX_SUBCLASSES];
+        let mut class = [0u8; MAX_SUBCLASSES];
+        for s in 0..n {
+            let mut bias = f64::from(self.bias[s]);
             for j in 0..N_FEATURES {
-                let wj = f64::from(self.weights[k][j]) / f64::from(self.scale[j]);
-                w[k][j] = wj as f32;
+                let wj = f64::from(self.weights[s][j]) / f64::from(self.scale[j]);
+                w[s][j] = wj as f32;
                 bias -= wj * f64::from(self.mean[j]);
             }
-            b[k] = bias as f32;
+            b[s] = bias as f32;
+            class[s] = self.subclass_of[s];
         }
-        FoldedLinear { w, b }
+        FoldedLinear { w, b, class, n }
     }
 }
 
@@ -206,19 +235,23 @@ impl Linear {
 const PADDED: usize = N_FEATURES.div_ceil(8) * 8;
 
 /// A [`Linear`] model with `(x - mean) / scale` folded into weights and intercepts: one vectorised dot product per
-/// class and no division on the live path.
+/// sub-class and no division on the live path. Fixed arrays padded to [`MAX_SUBCLASSES`]; the first `n` rows are
+/// the model's.
 #[derive(Debug, Clone, PartialEq)]
 struct FoldedLinear {
-    w: [[f32; PADDED]; N_CLASSES],
-    b: [f32; N_CLASSES],
+    w: [[f32; PADDED]; MAX_SUBCLASSES],
+    b: [f32; MAX_SUBCLASSES],
+    class: [u8; MAX_SUBCLASSES],
+    n: usize,
 }
 
 impl FoldedLinear {
     fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
         let mut xp = [0.0f32; PADDED];
         xp[..N_FEATURES].copy_from_slice(x);
+        let n = self.n.min(MAX_SUBCLASSES);
         let mut z = self.b;
-        for (zk, w) in z.iter_mut().zip(&self.w) {
+        for (zk, w) in z.iter_mut().zip(&self.w).take(n) {
             let mut acc = [0.0f32; 8];
             for (w8, x8) in w.chunks_exact(8).zip(xp.chunks_exact(8)) {
                 for l in 0..8 {
@@ -227,7 +260,7 @@ impl FoldedLinear {
             }
             *zk += acc.iter().sum::<f32>();
         }
-        softmax(z)
+        sub_softmax(&z[..n], &self.class[..n])
     }
 }
 
@@ -239,11 +272,15 @@ fn classify(classifier: &Classifier, folded: Option<&FoldedLinear>, x: &FeatureV
     }
 }
 
-fn softmax(z: [f32; N_CLASSES]) -> [f32; N_CLASSES] {
+/// Softmax over sub-class scores `z`, each sub-class's probability added to its class `class[s]` (validated to be
+/// below `N_CLASSES`; an out-of-range entry is ignored rather than trusted).
+fn sub_softmax(z: &[f32], class: &[u8]) -> [f32; N_CLASSES] {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut p = [0.0; N_CLASSES];
-    for k in 0..N_CLASSES {
-        p[k] = (z[k] - max).exp();
+    for (&zs, &c) in z.iter().zip(class) {
+        if let Some(pc) = p.get_mut(usize::from(c)) {
+            *pc += (zs - max).exp();
+        }
     }
     normalise(p)
 }
@@ -474,6 +511,109 @@ pub(crate) mod tests {
                 assert!((a[k] - b[k]).abs() < 1e-4, "{a:?} vs {b:?}");
             }
         }
+    }
+
+    /// A hand-built linear classifier with two sub-classes for `other` (index 5) and two for still (index 6), with
+    /// deterministic pseudo-random weights (a test fixture, not a shipped model).
+    fn subclassed_linear() -> Linear {
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let subclass_of = vec![0u8, 1, 2, 3, 4, 4, 0];
+        Linear {
+            mean: (0..N_FEATURES).map(|_| next()).collect(),
+            scale: (0..N_FEATURES).map(|_| 0.5 + next().abs()).collect(),
+            weights: subclass_of.iter().map(|_| (0..N_FEATURES).map(|_| next()).collect()).collect(),
+            bias: subclass_of.iter().map(|_| next()).collect(),
+            subclass_of,
+        }
+    }
+
+    #[test]
+    fn subclass_probabilities_sum_into_their_classes() {
+        let l = subclassed_linear();
+        l.validate().unwrap();
+        let f = l.fold();
+        let mut seed = 5u32;
+        for _ in 0..200 {
+            let mut x = [0.0f32; N_FEATURES];
+            for v in x.iter_mut() {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 4.0;
+            }
+            // Reference: softmax over the seven sub-classes in f64, summed per class.
+            let z: Vec<f64> = (0..7)
+                .map(|s| {
+                    f64::from(l.bias[s])
+                        + (0..N_FEATURES)
+                            .map(|j| f64::from(l.weights[s][j]) * f64::from((x[j] - l.mean[j]) / l.scale[j]))
+                            .sum::<f64>()
+                })
+                .collect();
+            let e: Vec<f64> = z.iter().map(|v| v.exp()).collect();
+            let total: f64 = e.iter().sum();
+            let mut want = [0.0f64; N_CLASSES];
+            for (s, &c) in l.subclass_of.iter().enumerate() {
+                want[usize::from(c)] += e[s] / total;
+            }
+            for p in [l.predict(&x), f.predict(&x)] {
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
+                for k in 0..N_CLASSES {
+                    assert!((f64::from(p[k]) - want[k]).abs() < 1e-4, "{p:?} vs {want:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn subclass_map_is_validated() {
+        let good = subclassed_linear();
+        let mut file = tiny_model().file().clone();
+        file.dense = Classifier::Linear(good.clone());
+        file.sparse = Classifier::Linear(good.clone());
+        let m = Model::new(file.clone()).unwrap();
+        assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m);
+        let bad = |edit: &dyn Fn(&mut Linear)| {
+            let mut l = good.clone();
+            edit(&mut l);
+            let mut f = file.clone();
+            f.sparse = Classifier::Linear(l);
+            let r = Model::new(f.clone());
+            assert!(matches!(r, Err(ModelError::Invalid(_))), "{r:?}");
+            // The same damage in a file is a typed error from the loader too.
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+            bytes.extend_from_slice(&postcard::to_allocvec(&f).unwrap());
+            assert!(matches!(Model::from_bytes(&bytes), Err(ModelError::Invalid(_))));
+        };
+        bad(&|l| l.subclass_of[2] = 5); // an unknown class
+        bad(&|l| l.subclass_of[3] = 0); // transit has no sub-class
+        bad(&|l| l.subclass_of.push(1)); // one map entry more than weight rows
+        bad(&|l| {
+            l.subclass_of.pop();
+            l.bias.pop();
+        }); // weight rows and intercepts differ in number
+        bad(&|l| {
+            l.subclass_of.truncate(4);
+            l.weights.truncate(4);
+            l.bias.truncate(4);
+        }); // fewer sub-classes than classes
+        bad(&|l| {
+            l.subclass_of.resize(MAX_SUBCLASSES + 1, 1);
+            l.weights.resize(MAX_SUBCLASSES + 1, vec![0.0; N_FEATURES]);
+            l.bias.resize(MAX_SUBCLASSES + 1, 0.0);
+        }); // more than the live form holds
+        bad(&|l| l.bias[6] = f32::NAN);
+        // Exactly MAX_SUBCLASSES is fine.
+        let mut l = good.clone();
+        l.subclass_of.resize(MAX_SUBCLASSES, 1);
+        l.weights.resize(MAX_SUBCLASSES, vec![0.0; N_FEATURES]);
+        l.bias.resize(MAX_SUBCLASSES, 0.0);
+        l.validate().unwrap();
+        let p = l.fold().predict(&[0.0; N_FEATURES]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
     /// A tiny hand-built model: still when log_energy <= -1, else walking (test fixture, not a shipped model).

@@ -17,8 +17,8 @@ use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
-use crate::features::{FeatureVector, N_FEATURES};
-use crate::model::{Classifier, Forest, Linear, LEAF, N_CLASSES};
+use crate::features::{FeatureVector, LOG_ENERGY, N_FEATURES};
+use crate::model::{Classifier, Forest, Linear, LEAF, MAX_SUBCLASSES, N_CLASSES};
 
 /// Why training failed.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +260,44 @@ pub fn fit_linear_grouped(
     per_class: usize,
     seed: u64,
 ) -> Result<Linear, TrainError> {
+    fit_linear_subclasses(x, y, groups, balance, per_class, &Pieces::ONE, seed)
+}
+
+/// How many linear pieces (sub-classes) a linear classifier learns per class, and how a class's examples are split
+/// among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Pieces {
+    /// Pieces per class ([`crate::model::CLASS_NAMES`] order), each at least 1, at most [`MAX_SUBCLASSES`] in all.
+    pub per_class: [usize; N_CLASSES],
+    /// How a class's examples are split.
+    pub split: Split,
+}
+
+impl Pieces {
+    /// One piece per class: plain multinomial regression.
+    pub const ONE: Pieces = Pieces { per_class: [1; N_CLASSES], split: Split::KMeans };
+}
+
+/// [`fit_linear_grouped`] over sub-classes: the draws of class `c` are split into up to `pieces.per_class[c]`
+/// sub-classes ([`assign_subclasses`]: `log_energy` bands, or k-means seeded from `seed` and the class), each learned
+/// as its own linear piece; [`Linear::predict`] sums the pieces' probabilities back into the class. The draws
+/// themselves are those of [`fit_linear_grouped`], so one piece per class gives exactly its model.
+pub fn fit_linear_subclasses(
+    x: &[FeatureVector],
+    y: &[usize],
+    groups: &[u32],
+    balance: f32,
+    per_class: usize,
+    pieces: &Pieces,
+    seed: u64,
+) -> Result<Linear, TrainError> {
     let counts = check_inputs(x, y)?;
+    let subclasses = &pieces.per_class;
+    if subclasses.contains(&0) || subclasses.iter().sum::<usize>() > MAX_SUBCLASSES {
+        return Err(TrainError::InvalidParam(format!(
+            "sub-classes {subclasses:?}: at least 1 per class, at most {MAX_SUBCLASSES} in all"
+        )));
+    }
     if counts.contains(&0) {
         return Err(TrainError::NotEnoughData(format!("the linear model needs every class: {counts:?}")));
     }
@@ -321,6 +358,11 @@ pub fn fit_linear_grouped(
         }
         targets[r] = y[i];
     }
+    let pts: Vec<FeatureVector> = (0..rows.len()).map(|r| std::array::from_fn(|j| records[(r, j)] as f32)).collect();
+    let labels = targets.to_vec();
+    let (sub, subclass_of) = assign_subclasses(&pts, &labels, subclasses, pieces.split, seed);
+    let targets = Array1::from_vec(sub);
+    let n_sub = subclass_of.len();
     let ds = Dataset::new(records, targets);
     let fitted = linfa_logistic::MultiLogisticRegression::default()
         .alpha(1e-3)
@@ -330,9 +372,12 @@ pub fn fit_linear_grouped(
     let classes = fitted.classes().to_vec();
     let params = fitted.params();
     let intercept = fitted.intercept();
-    let mut weights = vec![vec![0.0f32; N_FEATURES]; N_CLASSES];
-    let mut bias = [0.0f32; N_CLASSES];
+    let mut weights = vec![vec![0.0f32; N_FEATURES]; n_sub];
+    let mut bias = vec![0.0f32; n_sub];
     for (k, &c) in classes.iter().enumerate() {
+        if c >= n_sub {
+            return Err(TrainError::Linfa(format!("linfa returned unknown class {c}")));
+        }
         for j in 0..N_FEATURES {
             weights[c][j] = params[(j, k)] as f32;
         }
@@ -343,17 +388,169 @@ pub fn fit_linear_grouped(
         scale: scale.iter().map(|&v| v as f32).collect(),
         weights,
         bias,
+        subclass_of,
     })
 }
 
+/// How the examples of a class are split into sub-classes (see [`fit_linear_subclasses`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// [`kmeans`] on the standardised features.
+    KMeans,
+    /// Equal-count bands of motion intensity (`log_energy`), lowest first.
+    Energy,
+}
+
+/// Sub-class labels for examples `pts` (standardised) of classes `labels`: class `c`'s examples are split into up to
+/// `subclasses[c]` sub-classes by `split`. Returns each example's sub-class and each sub-class's class; sub-class ids
+/// are grouped by class, in class order, and empty clusters are dropped. Deterministic.
+pub fn assign_subclasses(
+    pts: &[FeatureVector],
+    labels: &[usize],
+    subclasses: &[usize; N_CLASSES],
+    split: Split,
+    seed: u64,
+) -> (Vec<usize>, Vec<u8>) {
+    let mut sub = vec![0usize; labels.len()];
+    let mut subclass_of: Vec<u8> = Vec::with_capacity(MAX_SUBCLASSES);
+    for (c, &k) in subclasses.iter().enumerate() {
+        let members: Vec<usize> = (0..labels.len()).filter(|&r| labels[r] == c).collect();
+        let class_pts: Vec<FeatureVector> = members.iter().map(|&r| pts[r]).collect();
+        let assign = match split {
+            Split::KMeans => {
+                kmeans(&class_pts, k, seed ^ (0xC1A5_5000u64 + c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            }
+            Split::Energy => quantile_bands(&class_pts, LOG_ENERGY, k),
+        };
+        let first = subclass_of.len();
+        let n_clusters = assign.iter().max().map_or(1, |m| m + 1);
+        subclass_of.extend(std::iter::repeat_n(c as u8, n_clusters));
+        for (&r, &a) in members.iter().zip(&assign) {
+            sub[r] = first + a;
+        }
+    }
+    (sub, subclass_of)
+}
+
+/// Splits `pts` into `k` bands of (nearly) equal count by feature `j`, lowest first (ties by position); bands that
+/// end up empty are dropped, as in [`kmeans`].
+fn quantile_bands(pts: &[FeatureVector], j: usize, k: usize) -> Vec<usize> {
+    let n = pts.len();
+    let k = k.clamp(1, n.max(1));
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| pts[a][j].total_cmp(&pts[b][j]).then(a.cmp(&b)));
+    let mut band = vec![0usize; n];
+    for (rank, &i) in order.iter().enumerate() {
+        band[i] = rank * k / n.max(1);
+    }
+    band
+}
+
+/// Deterministic k-means of `pts` into at most `k` clusters: k-means++ seeding from a [`SplitMix64`] seeded with
+/// `seed`, then Lloyd iterations (at most 50) until no point moves. Returns each point's cluster, numbered `0..k'`
+/// in order of first appearance with empty clusters removed (`k' <= k`; 1 when `k <= 1`, there are fewer than two
+/// points, or all points coincide). Same points and seed, same clusters.
+pub fn kmeans(pts: &[FeatureVector], k: usize, seed: u64) -> Vec<usize> {
+    let n = pts.len();
+    if k <= 1 || n < 2 {
+        return vec![0; n];
+    }
+    let dist = |a: &FeatureVector, b: &[f64; N_FEATURES]| -> f64 {
+        a.iter().zip(b).map(|(&u, &v)| (f64::from(u) - v).powi(2)).sum()
+    };
+    let as_f64 = |p: &FeatureVector| -> [f64; N_FEATURES] { std::array::from_fn(|j| f64::from(p[j])) };
+    let mut rng = SplitMix64::new(seed);
+    let mut centres: Vec<[f64; N_FEATURES]> = vec![as_f64(&pts[rng.below(n)])];
+    let mut d2: Vec<f64> = pts.iter().map(|p| dist(p, &centres[0])).collect();
+    while centres.len() < k {
+        let total: f64 = d2.iter().sum();
+        if !(total > 0.0 && total.is_finite()) {
+            break;
+        }
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let mut acc = 0.0;
+        let mut pick = n - 1;
+        for (i, &d) in d2.iter().enumerate() {
+            acc += d;
+            if acc > u {
+                pick = i;
+                break;
+            }
+        }
+        let c = as_f64(&pts[pick]);
+        for (d, p) in d2.iter_mut().zip(pts) {
+            *d = d.min(dist(p, &c));
+        }
+        centres.push(c);
+    }
+    let nearest = |p: &FeatureVector, centres: &[[f64; N_FEATURES]]| -> usize {
+        let mut best = (0usize, f64::INFINITY);
+        for (i, c) in centres.iter().enumerate() {
+            let d = dist(p, c);
+            if d < best.1 {
+                best = (i, d);
+            }
+        }
+        best.0
+    };
+    let mut assign: Vec<usize> = pts.iter().map(|p| nearest(p, &centres)).collect();
+    for _ in 0..50 {
+        let mut sums = vec![[0.0f64; N_FEATURES]; centres.len()];
+        let mut counts = vec![0usize; centres.len()];
+        for (p, &a) in pts.iter().zip(&assign) {
+            counts[a] += 1;
+            for (s, &v) in sums[a].iter_mut().zip(p) {
+                *s += f64::from(v);
+            }
+        }
+        for ((c, s), &m) in centres.iter_mut().zip(&sums).zip(&counts) {
+            if m > 0 {
+                *c = s.map(|v| v / m as f64);
+            }
+        }
+        let next: Vec<usize> = pts.iter().map(|p| nearest(p, &centres)).collect();
+        if next == assign {
+            break;
+        }
+        assign = next;
+    }
+    // Renumber in order of first appearance, dropping empty clusters.
+    let mut id = vec![usize::MAX; centres.len()];
+    let mut next_id = 0;
+    for a in assign.iter_mut() {
+        if id[*a] == usize::MAX {
+            id[*a] = next_id;
+            next_id += 1;
+        }
+        *a = id[*a];
+    }
+    assign
+}
+
 /// Fits the family `opts` chooses. `groups` names each example's source (e.g. its dataset): the linear model spreads
-/// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]); the forest draws per class only (it is
-/// the compared family, not the shipped one).
-pub fn fit(x: &[FeatureVector], y: &[usize], groups: &[u32], opts: &TrainOptions) -> Result<Classifier, TrainError> {
+/// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]) and learns `subclasses[c]` linear
+/// pieces for class `c`, split by `opts.subclass_split` (see [`fit_linear_subclasses`]); the forest draws per class
+/// only (it is the compared family, not the shipped one).
+pub fn fit(
+    x: &[FeatureVector],
+    y: &[usize],
+    groups: &[u32],
+    opts: &TrainOptions,
+    subclasses: &[usize; N_CLASSES],
+) -> Result<Classifier, TrainError> {
     let p = &opts.params;
     Ok(match opts.family {
         Family::Forest => Classifier::Forest(fit_forest(x, y, p)?),
-        Family::Linear => Classifier::Linear(fit_linear_grouped(x, y, groups, opts.balance, p.per_class, p.seed)?),
+        Family::Linear => Classifier::Linear(fit_linear_subclasses(
+            x,
+            y,
+            groups,
+            opts.balance,
+            p.per_class,
+            &Pieces { per_class: *subclasses, split: opts.subclass_split },
+            p.seed,
+        )?),
     })
 }
 
@@ -418,6 +615,71 @@ mod tests {
         assert_eq!(fit_linear_grouped(&x, &y, &g, 1.0, 200, 3).unwrap(), fit_linear(&x, &y, 200, 3).unwrap());
         assert!(fit_linear_grouped(&x, &y, &g, 1.5, 200, 3).is_err());
         assert!(fit_linear_grouped(&x, &y, &g[..10], 0.5, 200, 3).is_err());
+    }
+
+    #[test]
+    fn kmeans_finds_separated_groups_deterministically() {
+        let mut rng = SplitMix64::new(4);
+        let mut pts = Vec::new();
+        for i in 0..300 {
+            let mut p = [0.0f32; N_FEATURES];
+            for v in p.iter_mut() {
+                *v = rng.below(1000) as f32 / 1000.0;
+            }
+            p[3] += 10.0 * (i % 3) as f32;
+            pts.push(p);
+        }
+        let a = kmeans(&pts, 3, 11);
+        assert_eq!(a, kmeans(&pts, 3, 11), "same points and seed, same clusters");
+        // The three groups are found exactly (cluster ids in order of first appearance).
+        for (i, &c) in a.iter().enumerate() {
+            assert_eq!(c, a[i % 3]);
+        }
+        assert_eq!(a[..3], [0, 1, 2]);
+        assert!(kmeans(&pts, 1, 11).iter().all(|&c| c == 0));
+        // Coinciding points give one cluster, whatever k.
+        assert!(kmeans(&vec![pts[0]; 50], 4, 1).iter().all(|&c| c == 0));
+        assert!(kmeans(&[], 3, 1).is_empty());
+    }
+
+    #[test]
+    fn subclassed_linear_is_deterministic_and_maps_back() {
+        let (x, y) = blobs();
+        let g: Vec<u32> = (0..y.len()).map(|i| u32::from(i % 7 == 0)).collect();
+        // One piece per class is exactly the plain model.
+        assert_eq!(
+            fit_linear_subclasses(&x, &y, &g, 0.5, 200, &Pieces::ONE, 3).unwrap(),
+            fit_linear_grouped(&x, &y, &g, 0.5, 200, 3).unwrap()
+        );
+        let split = Pieces { per_class: [2, 1, 1, 1, 3], split: Split::KMeans };
+        let a = fit_linear_subclasses(&x, &y, &g, 0.5, 200, &split, 3).unwrap();
+        assert_eq!(a, fit_linear_subclasses(&x, &y, &g, 0.5, 200, &split, 3).unwrap(), "same data, same model");
+        assert_eq!(a.subclass_of, vec![0, 0, 1, 2, 3, 4, 4, 4]);
+        assert_eq!((a.weights.len(), a.bias.len()), (8, 8));
+        let correct = x.iter().zip(&y).filter(|(xi, &yi)| {
+            let pr = a.predict(xi);
+            assert!((pr.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            pr.iter().enumerate().max_by(|p, q| p.1.total_cmp(q.1)).unwrap().0 == yi
+        });
+        assert!(correct.count() > 850);
+        assert!(fit_linear_subclasses(&x, &y, &g, 0.5, 200, &Pieces { per_class: [1, 1, 0, 1, 1], ..Pieces::ONE }, 3)
+            .is_err());
+        // Every example's sub-class belongs to its own class, whichever split.
+        for split in [Split::KMeans, Split::Energy] {
+            let (sub, map) = assign_subclasses(&x, &y, &[2, 3, 1, 2, 3], split, 3);
+            assert_eq!(map, vec![0, 0, 1, 1, 1, 2, 3, 3, 4, 4, 4]);
+            assert!(sub.iter().zip(&y).all(|(&s, &c)| usize::from(map[s]) == c));
+            assert_eq!((sub.clone(), map.clone()), assign_subclasses(&x, &y, &[2, 3, 1, 2, 3], split, 3));
+        }
+        // Energy bands: equal counts, ordered by log_energy.
+        let (sub, _) = assign_subclasses(&x, &y, &[1, 1, 1, 1, 2], Split::Energy, 3);
+        let other: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 4).collect();
+        let low = other.iter().filter(|&&i| sub[i] == 4).count();
+        assert_eq!(low, other.len() / 2);
+        let max_low = other.iter().filter(|&&i| sub[i] == 4).map(|&i| x[i][LOG_ENERGY]).fold(f32::MIN, f32::max);
+        assert!(other.iter().filter(|&&i| sub[i] == 5).all(|&i| x[i][LOG_ENERGY] >= max_low));
+        assert!(fit_linear_subclasses(&x, &y, &g, 0.5, 200, &Pieces { per_class: [4, 4, 4, 4, 1], ..Pieces::ONE }, 3)
+            .is_err());
     }
 
     #[test]
@@ -521,6 +783,12 @@ pub struct TrainOptions {
     pub balance: f32,
     /// Recordings never learned from (cross-validation still scores them): see [`learned_from`].
     pub exclusions: &'static [Exclusion],
+    /// Linear pieces (sub-classes) per class of the dense linear classifier (see [`fit_linear_subclasses`]).
+    pub dense_subclasses: [usize; N_CLASSES],
+    /// Linear pieces per class of the sparse linear classifier.
+    pub sparse_subclasses: [usize; N_CLASSES],
+    /// How a class's examples are split into its linear pieces.
+    pub subclass_split: Split,
 }
 
 /// A set of recordings kept for scoring but not learned from: the sessions of `subjects` in `dataset` whose session
@@ -575,6 +843,9 @@ impl Default for TrainOptions {
             expert_floor: 0.02,
             balance: 0.5,
             exclusions: EXCLUSIONS,
+            dense_subclasses: [1, 1, 1, 1, 2],
+            sparse_subclasses: [1, 1, 1, 1, 3],
+            subclass_split: Split::Energy,
         }
     }
 }
@@ -704,8 +975,8 @@ pub fn build_model<'a>(
     trained_on: String,
 ) -> Result<Model, TrainError> {
     let e = examples(sets, opts);
-    let dense = fit(&e.dx, &e.dy, &e.dg, opts)?;
-    let sparse = fit(&e.sx, &e.sy, &e.sg, opts)?;
+    let dense = fit(&e.dx, &e.dy, &e.dg, opts, &opts.dense_subclasses)?;
+    let sparse = fit(&e.sx, &e.sy, &e.sg, opts, &opts.sparse_subclasses)?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),

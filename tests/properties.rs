@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use motiongate::consent::{CollectionMethod, Gate, Sensors};
 use motiongate::features::{FeatureExtractor, FeatureVector, FEATURE_NAMES, N_FEATURES};
-use motiongate::model::{Classifier, Model};
+use motiongate::model::{Classifier, Model, ModelError, MAX_SUBCLASSES, N_CLASSES};
 use motiongate::pipeline::{FrontEnd, PipelineConfig};
 use motiongate::resample::{Continuity, Resampler, PERIOD_NS};
 use motiongate::sample::MAX_ACCEL_MS2;
@@ -387,6 +387,74 @@ proptest! {
         prop_assert_eq!(back.to_bytes(), bytes);
         let shared: Arc<Model> = Arc::new(back);
         prop_assert_eq!(shared.serialized_len(), m.serialized_len());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any sub-class map, with any number of weight rows: the model loads exactly when the map is well formed
+    /// (5..=MAX_SUBCLASSES entries, one weight row and intercept each, every class present, none unknown), and a
+    /// loaded model's probabilities sum to 1 over the five classes. Never a panic.
+    #[test]
+    fn arbitrary_subclass_maps_load_or_are_typed_errors(
+        map in prop::collection::vec(0u8..7, 0..MAX_SUBCLASSES + 3),
+        rows in 0usize..MAX_SUBCLASSES + 3,
+        intercepts in 0usize..MAX_SUBCLASSES + 3,
+        x in prop::collection::vec(-50.0f32..50.0, N_FEATURES),
+        dense in any::<bool>(),
+    ) {
+        let base = Model::embedded().unwrap();
+        let mut file = base.file().clone();
+        let c = if dense { &mut file.dense } else { &mut file.sparse };
+        let Classifier::Linear(l) = c else { panic!("the embedded model is linear") };
+        let row = l.weights[0].clone();
+        l.weights.resize(rows, row);
+        l.bias.resize(intercepts, 0.25);
+        l.subclass_of = map.clone();
+        let well_formed = (N_CLASSES..=MAX_SUBCLASSES).contains(&map.len())
+            && rows == map.len()
+            && intercepts == map.len()
+            && map.iter().all(|&k| usize::from(k) < N_CLASSES)
+            && (0..N_CLASSES).all(|k| map.iter().any(|&m| usize::from(m) == k));
+        match Model::new(file) {
+            Ok(m) => {
+                prop_assert!(well_formed, "{map:?} rows {rows} intercepts {intercepts} loaded");
+                let x: FeatureVector = x.try_into().unwrap();
+                let p = m.predict(&x, &x, 50.0).unwrap();
+                prop_assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+                prop_assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m);
+            }
+            Err(e) => {
+                prop_assert!(!well_formed, "{map:?} refused: {e}");
+                prop_assert!(matches!(e, ModelError::Invalid(_)), "{e:?}");
+            }
+        }
+    }
+
+    /// The embedded model's bytes with a few bytes overwritten or the tail cut: a typed error or a model that
+    /// predicts finite probabilities. Never a panic.
+    #[test]
+    fn damaged_model_bytes_never_panic(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let mut b = Model::embedded().unwrap().to_bytes();
+        for (at, v) in &edits {
+            let i = at.index(b.len());
+            b[i] = *v;
+        }
+        if truncate {
+            b.truncate(cut.index(b.len()));
+        }
+        if let Ok(m) = Model::from_bytes(&b) {
+            for x in [0.0f32, 1e30, f32::NAN] {
+                if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], 50.0) {
+                    prop_assert!(p.iter().all(|v| v.is_finite()));
+                }
+            }
+        }
     }
 }
 

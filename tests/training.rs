@@ -5,6 +5,7 @@
 mod common;
 
 use motiongate::datasets::DatasetKind;
+use motiongate::model::Classifier;
 use motiongate::pipeline::PipelineConfig;
 use motiongate::train::{self, Family, ForestParams, TrainOptions};
 use motiongate::{Activity, Model};
@@ -30,6 +31,13 @@ fn linear_training_is_deterministic_and_learns() {
     let a = train::build_model(sets.iter(), &opts, "test".into()).expect("train");
     let b = train::build_model(sets.iter(), &opts, "test".into()).expect("train again");
     assert_eq!(a.to_bytes(), b.to_bytes(), "same data and seed must give the same bytes");
+    // The shipped pieces: `other` as two (dense) and three (sparse) sub-classes, summed back into five classes.
+    let map = |c: &Classifier| match c {
+        Classifier::Linear(l) => l.subclass_of.clone(),
+        Classifier::Forest(_) => panic!("the linear family gives linear classifiers"),
+    };
+    assert_eq!(map(&a.file().dense), vec![0, 1, 2, 3, 4, 4]);
+    assert_eq!(map(&a.file().sparse), vec![0, 1, 2, 3, 4, 4, 4]);
     // Training accuracy on the dense windows it saw: far above chance (20% for five classes).
     let (mut right, mut total) = (0usize, 0usize);
     for tw in &sets {
