@@ -214,8 +214,7 @@ impl Resampler {
 
     /// The grid point at `next_grid_ns` when no input fell in its bin: the interpolation between the previous
     /// sample and the one at `t_ns`. Out of line, so that its set-up does not weigh on every grid point of
-    /// faster input.
-    #[cold]
+    /// faster input (not `#[cold]`: below 20 Hz it is the common case).
     #[inline(never)]
     fn interpolate(&self, t_ns: i64, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) -> GridSample {
         let g = self.next_grid_ns;
