@@ -116,9 +116,10 @@ enum Command {
         /// The same for the sparse classifier. Default: the shipped settings.
         #[arg(long, value_parser = parse_subclasses)]
         sparse_subclasses: Option<[usize; 5]>,
-        /// Split sub-classes by motion intensity (equal-count log_energy bands) instead of k-means.
-        #[arg(long)]
-        split_by_energy: bool,
+        /// How a class's examples are split into its linear pieces: equal-count bands of log_energy (the shipped
+        /// setting) or k-means on the standardised features.
+        #[arg(long, value_enum, default_value_t = SplitArg::Energy)]
+        subclass_split: SplitArg,
     },
     /// Inspect or change the consent record of an app (for developers and auditors).
     Consent {
@@ -198,6 +199,12 @@ enum FamilyArg {
     Linear,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Energy,
+    Kmeans,
+}
+
 /// A failure that ends the command with a message and an exit code (2 unless said otherwise).
 struct Fail(String, u8);
 
@@ -248,7 +255,7 @@ fn main() -> ExitCode {
             decisions,
             subclasses,
             sparse_subclasses,
-            split_by_energy,
+            subclass_split,
         } => {
             let opts = TrainOptions {
                 family: match family {
@@ -260,10 +267,9 @@ fn main() -> ExitCode {
                 dense_rate_hz: dense_rate,
                 dense_subclasses: subclasses.unwrap_or(TrainOptions::default().dense_subclasses),
                 sparse_subclasses: sparse_subclasses.unwrap_or(TrainOptions::default().sparse_subclasses),
-                subclass_split: if split_by_energy {
-                    train::Split::Energy
-                } else {
-                    TrainOptions::default().subclass_split
+                subclass_split: match subclass_split {
+                    SplitArg::Energy => train::Split::Energy,
+                    SplitArg::Kmeans => train::Split::KMeans,
                 },
                 ..TrainOptions::default()
             };

@@ -206,9 +206,7 @@ impl Linear {
                 *zs += w[j] * ((x[j] - self.mean[j]) / self.scale[j]);
             }
         }
-        let mut class = [0u8; MAX_SUBCLASSES];
-        class[..k].copy_from_slice(&self.subclass_of[..k]);
-        sub_softmax(&z[..k], &class[..k])
+        sub_softmax(&z[..k], &self.subclass_of[..k])
     }
 
     /// The same model with standardisation folded into the weights, in fixed arrays (the live path's form).

@@ -136,7 +136,7 @@ impl Resampler {
             if t > self.next_grid_ns {
                 if i > start {
                     let p = &samples[i - 1];
-                    self.keep_last(&p.accel, p.gyro.filter(|_| use_gyro));
+                    self.keep_last(&p.accel, p.gyro_if(use_gyro).copied());
                 }
                 self.emit_due(t, &s.accel, gyro, |g| to.grid_point(g));
             }
@@ -146,7 +146,7 @@ impl Resampler {
         };
         if i > start {
             let p = &samples[i - 1];
-            self.keep_last(&p.accel, p.gyro.filter(|_| use_gyro));
+            self.keep_last(&p.accel, p.gyro_if(use_gyro).copied());
         }
         *pos = i;
         stop

@@ -348,19 +348,12 @@ pub fn fit_linear_subclasses(
         }
     }
     let scale: Vec<f64> = scale.iter().map(|v| v.sqrt().max(1e-6)).collect();
-    let mut records = Array2::<f64>::zeros((rows.len(), N_FEATURES));
-    let mut targets = Array1::<usize>::zeros(rows.len());
-    for (r, &i) in rows.iter().enumerate() {
-        for j in 0..N_FEATURES {
-            // Standardise in f32 exactly as `Linear::predict` does.
-            let xs = (x[i][j] - mean[j] as f32) / scale[j] as f32;
-            records[(r, j)] = f64::from(xs);
-        }
-        targets[r] = y[i];
-    }
-    let pts: Vec<FeatureVector> = (0..rows.len()).map(|r| std::array::from_fn(|j| records[(r, j)] as f32)).collect();
-    let labels = targets.to_vec();
+    // Standardise in f32 exactly as `Linear::predict` does.
+    let pts: Vec<FeatureVector> =
+        rows.iter().map(|&i| std::array::from_fn(|j| (x[i][j] - mean[j] as f32) / scale[j] as f32)).collect();
+    let labels: Vec<usize> = rows.iter().map(|&i| y[i]).collect();
     let (sub, subclass_of) = assign_subclasses(&pts, &labels, subclasses, pieces.split, seed);
+    let records = Array2::from_shape_fn((pts.len(), N_FEATURES), |(r, j)| f64::from(pts[r][j]));
     let targets = Array1::from_vec(sub);
     let n_sub = subclass_of.len();
     let ds = Dataset::new(records, targets);
