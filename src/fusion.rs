@@ -1,20 +1,22 @@
 //! Gravity estimation and orientation-invariant signals.
 //!
-//! Without a gyroscope, gravity is the low-pass of the acceleration (one pole, time constant
-//! [`GRAVITY_TAU_S`]). With a gyroscope, a Madgwick filter (IMU form, nalgebra `UnitQuaternion`) tracks the
-//! orientation, so gravity follows fast rotations that a low-pass would smear into "motion". The low-pass runs in
-//! both cases: its magnitude tells whether the input contains gravity at all. Sources that removed gravity before
-//! we see them (some watches and logging apps) have no such component; for them [`GravityEstimate::plausible`] is
-//! false and the feature stage falls back to the principal axis of motion as "vertical" (see `features`).
+//! Gravity is the low-pass of the acceleration (one pole, time constant [`GRAVITY_TAU_S`]). With a gyroscope, the
+//! low-pass state is first turned by the rotation the gyroscope measured since the previous grid point, so gravity
+//! follows fast rotations that a plain low-pass would smear into "motion". That is Mahony's complementary filter
+//! reduced to the one direction anything downstream reads (see [`Fusion::update`]). The state's magnitude tells
+//! whether the input contains gravity at all. Sources that removed gravity before we see them (some watches and
+//! logging apps) have no such component; for them [`GravityEstimate::plausible`] is false and the feature stage
+//! falls back to the principal axis of motion as "vertical" (see `features`).
 
-use nalgebra::{UnitQuaternion, Vector3};
+use nalgebra::{Matrix3, Vector3};
 
 use crate::resample::{GridSample, RATE_HZ};
 
-/// Time constant of the gravity low-pass, seconds.
+/// Time constant of the gravity low-pass, seconds. With a gyroscope this is the accelerometer's correction time
+/// (Mahony's proportional gain `kp = 1 / GRAVITY_TAU_S`).
 pub const GRAVITY_TAU_S: f32 = 1.0;
-/// Madgwick gain (rad/s): how fast the accelerometer corrects gyro drift.
-pub const MADGWICK_BETA: f32 = 0.1;
+/// Rotation per grid step, radians, above which the gyroscope's turn is renormalised exactly (10 rad/s at 20 Hz).
+const FAST_TURN_RAD: f32 = 0.5;
 
 /// The gravity estimate for one grid sample.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -30,8 +32,8 @@ pub struct GravityEstimate {
 /// The streaming gravity filter. No allocation.
 #[derive(Debug, Clone)]
 pub struct Fusion {
-    lowpass: Option<Vector3<f32>>,
-    orientation: Option<UnitQuaternion<f32>>,
+    /// The slow component of the acceleration in device axes, m/s^2 (gravity, when the source has it).
+    gravity: Option<Vector3<f32>>,
     alpha: f32,
     dt: f32,
 }
@@ -46,33 +48,38 @@ impl Fusion {
     /// A filter that has seen nothing.
     pub fn new() -> Self {
         let dt = 1.0 / RATE_HZ;
-        Fusion { lowpass: None, orientation: None, alpha: dt / (GRAVITY_TAU_S + dt), dt }
+        Fusion { gravity: None, alpha: dt / (GRAVITY_TAU_S + dt), dt }
     }
 
     /// Updates the estimate with one grid sample.
+    ///
+    /// Without a gyroscope: `g <- g + alpha (a - g)`. With one: `g <- R g + alpha (a - R g)`, where `R` turns a
+    /// world-fixed vector by the device's measured rotation over the step (`exp(-[w dt]x)`, to second order). On
+    /// the direction of `g` this is Mahony's proportional IMU filter with `kp = 1 / GRAVITY_TAU_S`: the gyroscope
+    /// propagates it, and the accelerometer pulls it toward the measurement across its direction. The pull is
+    /// linear in the acceleration (Mahony normalises it first), so the estimate is the time average of the
+    /// rotation-compensated acceleration, the same estimator as without a gyroscope: the two kinds of source give
+    /// the same gravity for a phone that does not turn. Heading, which Mahony's quaternion also carries, is
+    /// unobservable without a magnetometer and read by nothing here.
+    ///
+    /// This replaced a Madgwick filter. Its normalised gradient step corrects by a fixed amount whatever the error,
+    /// so at rest it dithered around the true tilt, and that dither showed up in still windows' vertical
+    /// acceleration; its two square roots and divisions per step, on the chain from one step to the next, were
+    /// also the whole cost of a gyroscope (see `benches/README.md`). Here one step is a matrix built from this
+    /// sample alone times the previous state, plus a vector.
+    #[inline(always)]
     pub fn update(&mut self, g: &GridSample) -> GravityEstimate {
-        let lp = match self.lowpass {
+        let gravity = match self.gravity {
             None => g.accel,
-            Some(lp) => lp + (g.accel - lp) * self.alpha,
+            Some(prev) => {
+                let turned = if g.has_gyro { turn(&prev, &(g.gyro * self.dt)) } else { prev };
+                turned + (g.accel - turned) * self.alpha
+            }
         };
-        self.lowpass = Some(lp);
-        let norm = lp.norm();
+        self.gravity = Some(gravity);
+        let norm = gravity.norm();
         let plausible = (6.5..=13.0).contains(&norm);
-        // The low-pass direction is needed only without a running Madgwick filter (computed only then).
-        let lp_up = || if norm > 1e-6 { lp / norm } else { Vector3::z() };
-        if !g.has_gyro || !plausible {
-            self.orientation = None;
-            return GravityEstimate { up: lp_up(), plausible, norm };
-        }
-        let q = match self.orientation {
-            Some(q) => madgwick_imu(q, &g.gyro, &g.accel, MADGWICK_BETA, self.dt),
-            None => initial_orientation(&lp_up()),
-        };
-        self.orientation = Some(q);
-        // The device-frame direction of world "up" (0, 0, 1): the third row of q's rotation matrix, written out
-        // (nalgebra's general inverse rotation of a vector costs several times as much).
-        let (w, x, y, z) = (q.w, q.i, q.j, q.k);
-        let up = Vector3::new(2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y));
+        let up = if norm > 1e-6 { gravity * (1.0 / norm) } else { Vector3::z() };
         GravityEstimate { up, plausible, norm }
     }
 
@@ -84,65 +91,36 @@ impl Fusion {
 
     /// True when no state derived from samples is held.
     pub fn is_zero(&self) -> bool {
-        self.lowpass.is_none() && self.orientation.is_none()
+        self.gravity.is_none()
     }
 }
 
-/// The orientation whose device-frame "up" is `up`, with an arbitrary heading.
-fn initial_orientation(up: &Vector3<f32>) -> UnitQuaternion<f32> {
-    // Rotation taking device `up` to world z; its inverse maps world z to device up.
-    UnitQuaternion::rotation_between(up, &Vector3::z()).unwrap_or_else(UnitQuaternion::identity)
-}
-
-/// One Madgwick IMU step. `q` rotates device-frame vectors into the world frame.
-fn madgwick_imu(
-    q: UnitQuaternion<f32>,
-    gyro: &Vector3<f32>,
-    accel: &Vector3<f32>,
-    beta: f32,
-    dt: f32,
-) -> UnitQuaternion<f32> {
-    let (q0, q1, q2, q3) = (q.w, q.i, q.j, q.k);
-    let (gx, gy, gz) = (gyro.x, gyro.y, gyro.z);
-    // Rate of change from the gyroscope.
-    let mut d0 = 0.5 * (-q1 * gx - q2 * gy - q3 * gz);
-    let mut d1 = 0.5 * (q0 * gx + q2 * gz - q3 * gy);
-    let mut d2 = 0.5 * (q0 * gy - q1 * gz + q3 * gx);
-    let mut d3 = 0.5 * (q0 * gz + q1 * gy - q2 * gx);
-    let an2 = accel.norm_squared();
-    if an2 > 1e-12 {
-        let inv_an = 1.0 / an2.sqrt();
-        let (ax, ay, az) = (accel.x * inv_an, accel.y * inv_an, accel.z * inv_an);
-        // Gradient of the objective: predicted gravity (world z seen in device frame) minus measured.
-        let f1 = 2.0 * (q1 * q3 - q0 * q2) - ax;
-        let f2 = 2.0 * (q0 * q1 + q2 * q3) - ay;
-        let f3 = 2.0 * (0.5 - q1 * q1 - q2 * q2) - az;
-        let s0 = -2.0 * q2 * f1 + 2.0 * q1 * f2;
-        let s1 = 2.0 * q3 * f1 + 2.0 * q0 * f2 - 4.0 * q1 * f3;
-        let s2 = -2.0 * q0 * f1 + 2.0 * q3 * f2 - 4.0 * q2 * f3;
-        let s3 = 2.0 * q1 * f1 + 2.0 * q2 * f2;
-        let sn2 = s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3;
-        if sn2 > 1e-18 {
-            let k = beta / sn2.sqrt();
-            d0 -= k * s0;
-            d1 -= k * s1;
-            d2 -= k * s2;
-            d3 -= k * s3;
-        }
+/// `v`, a world-fixed vector in device axes, after the device turned by `angle` (rotation vector, device axes,
+/// radians): `exp(-[angle]x) v`, to second order, `(I - [angle]x + [angle]x^2 / 2) v`.
+///
+/// The second-order map lengthens a vector by at most a factor `sqrt(1 + |angle|^4 / 4)`, which the low-pass's
+/// `1 - alpha` more than cancels below `FAST_TURN_RAD`; above it (a phone spun faster than 10 rad/s) the result
+/// is rescaled to the input's length, so that no input, however fast, makes the state grow without bound.
+fn turn(v: &Vector3<f32>, angle: &Vector3<f32>) -> Vector3<f32> {
+    let a = angle;
+    let (xx, yy, zz) = (0.5 * a.x * a.x, 0.5 * a.y * a.y, 0.5 * a.z * a.z);
+    let (xy, xz, yz) = (0.5 * a.x * a.y, 0.5 * a.x * a.z, 0.5 * a.y * a.z);
+    // [a]x^2 = a a^T - |a|^2 I.
+    #[rustfmt::skip]
+    let rotation = Matrix3::new(
+        1.0 - yy - zz, xy + a.z,      xz - a.y,
+        xy - a.z,      1.0 - xx - zz, yz + a.x,
+        xz + a.y,      yz - a.x,      1.0 - xx - yy,
+    );
+    let turned = rotation * v;
+    if a.norm_squared() <= FAST_TURN_RAD * FAST_TURN_RAD {
+        return turned;
     }
-    let next = [q0 + d0 * dt, q1 + d1 * dt, q2 + d2 * dt, q3 + d3 * dt];
-    let n2 = next.iter().map(|c| c * c).sum::<f32>();
-    if n2 > 1e-18 && n2.is_finite() {
-        // Normalised here, so the unchecked constructor holds a unit quaternion.
-        let inv = 1.0 / n2.sqrt();
-        UnitQuaternion::new_unchecked(nalgebra::Quaternion::new(
-            next[0] * inv,
-            next[1] * inv,
-            next[2] * inv,
-            next[3] * inv,
-        ))
+    let (before, after) = (v.norm(), turned.norm());
+    if after > 1e-12 && after.is_finite() {
+        turned * (before / after)
     } else {
-        q
+        *v
     }
 }
 
@@ -178,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn madgwick_follows_a_rotation_the_lowpass_lags_on() {
+    fn gyroscope_follows_a_rotation_the_lowpass_lags_on() {
         // Rotate at 1 rad/s about x for 1 s, starting with the phone flat; gravity in device frame rotates with it.
         let mut f = Fusion::new();
         let mut lowpass_only = Fusion::new();
@@ -195,8 +173,8 @@ mod tests {
             lp = lowpass_only.update(&grid(up * G, None));
         }
         let truth = Vector3::new(0.0, 1.0f32.sin(), 1.0f32.cos());
-        // The gradient step sees each measurement one step early, so it leads by up to beta * t = 0.1 rad.
-        assert!((est.up - truth).norm() < 0.1, "{:?} vs {:?}", est.up, truth);
+        // The second-order turn falls short by (w dt)^3 / 6 = 2e-5 rad per step; the low-pass alone lags by ~1 rad.
+        assert!((est.up - truth).norm() < 0.005, "{:?} vs {:?}", est.up, truth);
         assert!((lp.up - truth).norm() > 0.3, "the low-pass lags: {:?}", lp.up);
     }
 

@@ -700,6 +700,17 @@ windows are `Unknown`.\n\
 the adeptdata run, are far from the phone placements the model mostly learned.\n\n\
 ## Changes behind this model\n\n\
 Subject-grouped 5-fold CV macro-F1 (other-confident share, walking->transit).\n\n\
+- **Gravity with a gyroscope: the low-pass turned by the gyroscope** (Mahony's proportional filter on the \
+gravity vector) instead of a Madgwick quaternion filter. Madgwick's normalised gradient step corrects by a fixed \
+amount whatever the error, so at rest it dithered around the true tilt and the dither reached still windows' \
+vertical acceleration; the new filter is the same one-second low-pass as for accelerometer-only sources, with the \
+state turned by each step's measured rotation, so both kinds of source give the same gravity for a phone that does \
+not turn. Against the Madgwick model, seeds 7 / 8 / 9: macro-F1 0.926 / 0.923 / 0.922 -> 0.927 / 0.925 / 0.927; \
+still F1 0.900 / 0.899 / 0.898 -> 0.903 / 0.899 / 0.902; transit F1 0.931 / 0.930 / 0.919 -> 0.933 / 0.932 / \
+0.934; walking->transit 0.25% / 0.37% / 0.79% -> 0.29% / 0.27% / 0.77%; other-confident 41.7% / 41.2% / 42.1% -> \
+41.5% / 41.0% / 41.6%. (Measured before two rounding-only changes to the live path, a reciprocal instead of three \
+divisions in the gravity direction and the gyroscope's bin mean; the figures above the table are from the final \
+code.) It is also 1.2 us cheaper per 2.5-s hop of 50 Hz input (benches/README.md).\n\
 - **`other` as several linear pieces** (sub-classes; model format 3). The dense classifier scores `other` as two \
 linear pieces and the sparse one as three: the class's training draws split into equal-count bands of `log_energy` \
 (low-intensity chores and hand activities that look like standing, up to ball sports that look like walking or \

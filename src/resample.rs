@@ -206,7 +206,7 @@ impl Resampler {
         GridSample {
             t_ns: self.next_grid_ns,
             accel: self.sum_a * inv,
-            gyro: if self.n_gyro > 0 { self.sum_g / self.n_gyro as f32 } else { Vector3::zeros() },
+            gyro: if self.n_gyro > 0 { self.sum_g * (1.0 / self.n_gyro as f32) } else { Vector3::zeros() },
             has_gyro: self.n_gyro > 0,
             inputs: u16::try_from(self.n).unwrap_or(u16::MAX),
         }
