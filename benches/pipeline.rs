@@ -4,7 +4,7 @@
 //! - `features/extract_one_window`: `FeatureExtractor::extract` on one real 5 s window.
 //! - `model/predict_one_window`: the embedded model on one real feature vector.
 //! - `session/push_one_hop`: one hop (2.5 s = 125 samples at 50 Hz) through a gated `Session`, events drained.
-//! - `session/push_one_hop_accel_only`: the same without the gyroscope (gravity from the low-pass, no Madgwick).
+//! - `session/push_one_hop_accel_only`: the same without the gyroscope (gravity from the plain low-pass).
 //! - `session/stream_excerpt`: the whole 240 s excerpt through a fresh gated session (throughput in samples/s).
 //! - `eval/classify_hapt_kcc2020`: `offline::classify` over every trace of `../shared/data/hapt_kcc2020`
 //!   (skipped with a message when the folder is absent; loading the files is not timed).
@@ -89,7 +89,7 @@ fn bench_session(c: &mut Criterion) {
     let gate = granted_gate(dir.path());
     let mut g = c.benchmark_group("session");
 
-    // One hop at 50 Hz = 125 samples: with the gyroscope (Madgwick fusion) and without it (low-pass gravity).
+    // One hop at 50 Hz = 125 samples: with the gyroscope (the low-pass turned by it) and without it (plain low-pass).
     let accel_only: Vec<Sample> = samples.iter().map(|s| Sample { gyro: None, ..*s }).collect();
     push_one_hop(&mut g, &gate, "push_one_hop", samples);
     push_one_hop(&mut g, &gate, "push_one_hop_accel_only", &accel_only);
