@@ -29,6 +29,19 @@ pub struct GravityEstimate {
     pub norm: f32,
 }
 
+impl GravityEstimate {
+    /// The estimate for a state of the gravity filter (its slow component, m/s^2, device axes): direction,
+    /// magnitude and plausibility. The live path calls this once per window for a hop's samples at a time (see
+    /// `WindowRing`), off the per-sample chain; [`Fusion::update`] calls it per sample.
+    #[inline(always)]
+    pub fn from_state(gravity: &Vector3<f32>) -> Self {
+        let norm = gravity.norm();
+        let plausible = (6.5..=13.0).contains(&norm);
+        let up = if norm > 1e-6 { gravity * (1.0 / norm) } else { Vector3::z() };
+        GravityEstimate { up, plausible, norm }
+    }
+}
+
 /// The streaming gravity filter. No allocation.
 #[derive(Debug, Clone)]
 pub struct Fusion {
@@ -69,18 +82,26 @@ impl Fusion {
     /// sample alone times the previous state, plus a vector.
     #[inline(always)]
     pub fn update(&mut self, g: &GridSample) -> GravityEstimate {
+        GravityEstimate::from_state(&self.update_state(g))
+    }
+
+    /// [`Fusion::update`] without the estimate's direction and magnitude: the filter's new state (the slow
+    /// component of the acceleration, m/s^2, device axes), for [`GravityEstimate::from_state`] later. The live path
+    /// uses this, so that the square root and division of the direction stay off the per-sample path.
+    #[inline(always)]
+    pub fn update_state(&mut self, g: &GridSample) -> Vector3<f32> {
         let gravity = match self.gravity {
             None => g.accel,
             Some(prev) => {
-                let turned = if g.has_gyro { turn(&prev, &(g.gyro * self.dt)) } else { prev };
-                turned + (g.accel - turned) * self.alpha
+                if g.has_gyro {
+                    turn_and_blend(&prev, &(g.gyro * self.dt), &g.accel, self.alpha)
+                } else {
+                    prev + (g.accel - prev) * self.alpha
+                }
             }
         };
         self.gravity = Some(gravity);
-        let norm = gravity.norm();
-        let plausible = (6.5..=13.0).contains(&norm);
-        let up = if norm > 1e-6 { gravity * (1.0 / norm) } else { Vector3::z() };
-        GravityEstimate { up, plausible, norm }
+        gravity
     }
 
     /// Forgets all state.
@@ -95,13 +116,17 @@ impl Fusion {
     }
 }
 
-/// `v`, a world-fixed vector in device axes, after the device turned by `angle` (rotation vector, device axes,
-/// radians): `exp(-[angle]x) v`, to second order, `(I - [angle]x + [angle]x^2 / 2) v`.
+/// One gyroscope-aided low-pass step: `(1 - alpha) R v + alpha accel`, where `R v` is `v`, a world-fixed vector in
+/// device axes, after the device turned by `angle` (rotation vector, device axes, radians): `exp(-[angle]x) v` to
+/// second order, `(I - [angle]x + [angle]x^2 / 2) v`.
 ///
-/// The second-order map lengthens a vector by at most a factor `sqrt(1 + |angle|^4 / 4)`, which the low-pass's
-/// `1 - alpha` more than cancels below `FAST_TURN_RAD`; above it (a phone spun faster than 10 rad/s) the result
-/// is rescaled to the input's length, so that no input, however fast, makes the state grow without bound.
-fn turn(v: &Vector3<f32>, angle: &Vector3<f32>) -> Vector3<f32> {
+/// `(1 - alpha) R` and `alpha accel` depend on this sample alone, so the chain from one step to the next is one
+/// matrix-vector product and an addition. The second-order map lengthens a vector by at most a factor
+/// `sqrt(1 + |angle|^4 / 4)`, which `1 - alpha` more than cancels below `FAST_TURN_RAD`; above it (a phone spun
+/// faster than 10 rad/s) the turned vector is rescaled to the input's length, so that no input, however fast,
+/// makes the state grow without bound.
+#[inline(always)]
+fn turn_and_blend(v: &Vector3<f32>, angle: &Vector3<f32>, accel: &Vector3<f32>, alpha: f32) -> Vector3<f32> {
     let a = angle;
     let (xx, yy, zz) = (0.5 * a.x * a.x, 0.5 * a.y * a.y, 0.5 * a.z * a.z);
     let (xy, xz, yz) = (0.5 * a.x * a.y, 0.5 * a.x * a.z, 0.5 * a.y * a.z);
@@ -112,16 +137,20 @@ fn turn(v: &Vector3<f32>, angle: &Vector3<f32>) -> Vector3<f32> {
         xy - a.z,      1.0 - xx - zz, yz + a.x,
         xz + a.y,      yz - a.x,      1.0 - xx - yy,
     );
+    if a.norm_squared() > FAST_TURN_RAD * FAST_TURN_RAD {
+        return fast_turn_and_blend(v, &rotation, accel, alpha);
+    }
+    (rotation * (1.0 - alpha)) * v + accel * alpha
+}
+
+/// [`turn_and_blend`] for a turn above `FAST_TURN_RAD`: the turned vector keeps the input's length.
+#[cold]
+#[inline(never)]
+fn fast_turn_and_blend(v: &Vector3<f32>, rotation: &Matrix3<f32>, accel: &Vector3<f32>, alpha: f32) -> Vector3<f32> {
     let turned = rotation * v;
-    if a.norm_squared() <= FAST_TURN_RAD * FAST_TURN_RAD {
-        return turned;
-    }
     let (before, after) = (v.norm(), turned.norm());
-    if after > 1e-12 && after.is_finite() {
-        turned * (before / after)
-    } else {
-        *v
-    }
+    let turned = if after > 1e-12 && after.is_finite() { turned * (before / after) } else { *v };
+    turned + (accel - turned) * alpha
 }
 
 #[cfg(test)]

@@ -715,7 +715,7 @@ state turned by each step's measured rotation, so both kinds of source give the 
 not turn. Against the Madgwick model, seeds 7 / 8 / 9: macro-F1 0.926 / 0.923 / 0.922 -> 0.927 / 0.925 / 0.927; \
 still F1 0.900 / 0.899 / 0.898 -> 0.902 / 0.899 / 0.902; transit F1 0.931 / 0.930 / 0.919 -> 0.933 / 0.932 / \
 0.934; walking->transit 0.25% / 0.37% / 0.79% -> 0.28% / 0.27% / 0.77%; other-confident 41.7% / 41.2% / 42.1% -> \
-40.7% / 40.6% / 41.0%; HAPT's median ENTER delay 7.5 -> 5.0 s (seed 7). It is also 1.2 us cheaper per 2.5-s hop of 50 Hz input (benches/README.md).\n\
+40.7% / 40.6% / 41.1%; HAPT's median ENTER delay 7.5 -> 5.0 s (seed 7). It is also 1.2 us cheaper per 2.5-s hop of 50 Hz input (benches/README.md).\n\
 - **`other` as several linear pieces** (sub-classes; model format 3). The dense classifier scores `other` as two \
 linear pieces and the sparse one as three: the class's training draws split into equal-count bands of `log_energy` \
 (low-intensity chores and hand activities that look like standing, up to ball sports that look like walking or \

@@ -79,8 +79,8 @@ impl BackEnd {
     /// One grid point: fusion, ring, and a window when one is due.
     #[inline]
     fn grid_point(&mut self, g: &GridSample, on_window: &mut impl FnMut(&WindowView, &FeatureVector, &FeatureVector)) {
-        let est = self.fusion.update(g);
-        if self.ring.push(g.t_ns, &g.accel, &est, g.inputs) {
+        let gravity = self.fusion.update_state(g);
+        if self.ring.push(g.t_ns, &g.accel, &gravity, g.inputs) {
             self.window(on_window);
         }
     }

@@ -110,7 +110,13 @@ pub fn slow_view(src: &WindowView, out: &mut WindowView) {
 #[derive(Debug, Clone)]
 pub struct WindowRing {
     accel: [[f32; WINDOW_LEN]; 3],
+    /// Gravity direction per sample; for the newest `unsettled` samples, still the gravity filter's state (m/s^2).
     up: [[f32; WINDOW_LEN]; 3],
+    /// How many of the newest samples hold a filter state not yet turned into a direction, magnitude and
+    /// plausibility ([`GravityEstimate::from_state`]). Settled a hop at a time when a window is copied: as a batch
+    /// of independent samples the square roots and divisions overlap, where one per grid point sat on the
+    /// per-sample path.
+    unsettled: usize,
     plausible: [bool; WINDOW_LEN],
     g_norm: [f32; WINDOW_LEN],
     inputs: [u16; WINDOW_LEN],
@@ -125,6 +131,7 @@ impl Default for WindowRing {
         WindowRing {
             accel: [[0.0; WINDOW_LEN]; 3],
             up: [[0.0; WINDOW_LEN]; 3],
+            unsettled: 0,
             plausible: [false; WINDOW_LEN],
             g_norm: [0.0; WINDOW_LEN],
             inputs: [0; WINDOW_LEN],
@@ -137,15 +144,18 @@ impl Default for WindowRing {
 }
 
 impl WindowRing {
-    /// Appends one fused sample; returns true when a window is due (full ring and a hop since the last one).
-    pub fn push(&mut self, t_ns: i64, accel: &Vector3<f32>, gravity: &GravityEstimate, inputs: u16) -> bool {
+    /// Appends one fused sample: its acceleration and the gravity filter's state ([`Fusion::update_state`]);
+    /// returns true when a window is due (full ring and a hop since the last one).
+    ///
+    /// [`Fusion::update_state`]: crate::fusion::Fusion::update_state
+    #[inline(always)]
+    pub fn push(&mut self, t_ns: i64, accel: &Vector3<f32>, gravity: &Vector3<f32>, inputs: u16) -> bool {
         let i = self.head;
         for k in 0..3 {
             self.accel[k][i] = accel[k];
-            self.up[k][i] = gravity.up[k];
+            self.up[k][i] = gravity[k];
         }
-        self.plausible[i] = gravity.plausible;
-        self.g_norm[i] = gravity.norm;
+        self.unsettled = (self.unsettled + 1).min(WINDOW_LEN);
         self.inputs[i] = inputs;
         self.t_ns[i] = t_ns;
         self.head = if self.head + 1 == WINDOW_LEN { 0 } else { self.head + 1 };
@@ -159,8 +169,29 @@ impl WindowRing {
         }
     }
 
-    /// Copies the current window, oldest first, into `out`.
-    pub fn copy_window(&self, out: &mut WindowView) {
+    /// Turns the unsettled samples' filter states into directions, magnitudes and plausibility.
+    fn settle(&mut self) {
+        let n = self.unsettled;
+        let start = (self.head + WINDOW_LEN - n) % WINDOW_LEN;
+        let first_end = (start + n).min(WINDOW_LEN);
+        self.settle_range(start, first_end);
+        self.settle_range(0, n - (first_end - start));
+        self.unsettled = 0;
+    }
+
+    fn settle_range(&mut self, lo: usize, hi: usize) {
+        let [x, y, z] = &mut self.up;
+        for i in lo..hi {
+            let est = GravityEstimate::from_state(&Vector3::new(x[i], y[i], z[i]));
+            (x[i], y[i], z[i]) = (est.up.x, est.up.y, est.up.z);
+            self.plausible[i] = est.plausible;
+            self.g_norm[i] = est.norm;
+        }
+    }
+
+    /// Copies the current window, oldest first, into `out` (settling the newest samples first).
+    pub fn copy_window(&mut self, out: &mut WindowView) {
+        self.settle();
         let mut n_inputs: u32 = 0;
         let mut n_plausible = 0usize;
         let mut norm_sum = 0.0f32;
@@ -194,6 +225,7 @@ impl WindowRing {
         self.inputs.zeroize();
         self.t_ns.zeroize();
         self.head = 0;
+        self.unsettled = 0;
         self.filled = 0;
         self.since_last = 0;
         std::mem::size_of::<Self>()
@@ -223,7 +255,7 @@ mod tests {
         let mut r = WindowRing::default();
         let mut due = Vec::new();
         for i in 0..300i64 {
-            let g = GravityEstimate { up: Vector3::z(), plausible: true, norm: 9.8 };
+            let g = Vector3::new(0.0, 0.0, 9.8);
             if r.push(i, &Vector3::new(i as f32, 0.0, 0.0), &g, 1) {
                 due.push(i);
                 let mut w = WindowView::default();
@@ -271,5 +303,45 @@ mod tests {
                 assert!((slow.accel[k][p] - a[p]).abs() < 1e-5, "the view passes through its points");
             }
         }
+    }
+
+    #[test]
+    fn settling_a_hop_at_a_time_equals_estimating_every_sample() {
+        use crate::fusion::Fusion;
+        use crate::resample::GridSample;
+        // A phone turning and shaking, with a gyroscope for a while, then without, then with gravity removed.
+        let mut per_sample = Fusion::new();
+        let mut deferred = Fusion::new();
+        let mut ring = WindowRing::default();
+        let mut estimates = Vec::new();
+        let mut windows = 0;
+        for i in 0..700usize {
+            let t = i as f32 * 0.05;
+            let g = if i < 500 { 9.81 } else { 0.0 };
+            let accel = Vector3::new(g * t.sin() + (7.0 * t).sin(), g * t.cos(), 0.5 * (3.0 * t).cos());
+            let grid =
+                GridSample { t_ns: i as i64, accel, gyro: Vector3::new(0.0, 0.0, 1.0), has_gyro: i < 300, inputs: 1 };
+            estimates.push(per_sample.update(&grid));
+            let state = deferred.update_state(&grid);
+            if ring.push(i as i64, &accel, &state, 1) {
+                windows += 1;
+                let mut w = WindowView::default();
+                ring.copy_window(&mut w);
+                let window = &estimates[i + 1 - WINDOW_LEN..=i];
+                for (j, est) in window.iter().enumerate() {
+                    let up = [w.up[0][j], w.up[1][j], w.up[2][j]];
+                    assert_eq!(up, [est.up.x, est.up.y, est.up.z], "sample {}", i + 1 - WINDOW_LEN + j);
+                }
+                let plausible = window.iter().filter(|e| e.plausible).count();
+                assert_eq!(w.gravity_fraction, plausible as f32 / WINDOW_LEN as f32);
+                // Summed in the ring's storage order, as `copy_window` does: sample `s` sits at `s % WINDOW_LEN`.
+                let first = i + 1 - WINDOW_LEN;
+                let norm_sum = (0..WINDOW_LEN)
+                    .map(|slot| first + (slot + WINDOW_LEN - first % WINDOW_LEN) % WINDOW_LEN)
+                    .fold(0.0f32, |acc, s| acc + estimates[s].norm);
+                assert_eq!(w.gravity_norm, norm_sum / WINDOW_LEN as f32);
+            }
+        }
+        assert_eq!(windows, 13);
     }
 }
