@@ -15,7 +15,8 @@ use crate::resample::{GridSample, RATE_HZ};
 /// Time constant of the gravity low-pass, seconds. With a gyroscope this is the accelerometer's correction time
 /// (Mahony's proportional gain `kp = 1 / GRAVITY_TAU_S`).
 pub const GRAVITY_TAU_S: f32 = 1.0;
-/// Rotation per grid step, radians, above which the gyroscope's turn is renormalised exactly (10 rad/s at 20 Hz).
+/// Rotation per grid step, radians, above which the gyroscope's turn is rescaled to keep the state's length (10 rad/s
+/// at 20 Hz; see `turn_and_blend`).
 const FAST_TURN_RAD: f32 = 0.5;
 
 /// The gravity estimate for one grid sample.
@@ -80,7 +81,8 @@ impl Fusion {
     /// acceleration; its two square roots and divisions per step, on the chain from one step to the next, were
     /// also the whole cost of a gyroscope (see `benches/README.md`). Here one step is a matrix built from this
     /// sample alone times the previous state, plus a vector.
-    #[inline(always)]
+    ///
+    /// The live pipeline calls [`Fusion::update_state`] instead and derives the estimates a hop at a time.
     pub fn update(&mut self, g: &GridSample) -> GravityEstimate {
         GravityEstimate::from_state(&self.update_state(g))
     }
