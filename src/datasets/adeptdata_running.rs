@@ -3,11 +3,16 @@
 //!
 //! `acc_running.csv.gz`: `loc_id,date_time_epoch_s,x,y,z`, values in g (converted × 9.80665, gravity included),
 //! time in decimal seconds (parsed exactly to ns). Two traces, session `left_hip` and `left_ankle`, subject
-//! `adept01`. Labels: running from [`RUN_START_S`] after the first sample until [`RUN_END_BEFORE_END_S`] before
-//! the last one; unlabelled (`None`) outside, where the recording is standing / walking (QUIRKS.md). The bounds
-//! were checked on the data: the per-second std of |a| at the hip is ≤ 0.02 g for seconds 0–1, rises from second
-//! 2, and falls from ≈ 1.1 g to ≤ 0.3 g at second 1432–1433 (1500 s in total): the last 68 s are walking,
-//! standing, walking, standing.
+//! `adept01`.
+//!
+//! Labels. The dataset has no per-sample labels: the whole file is described as a run. It is not one: besides
+//! the standing start and the walking and standing end (QUIRKS.md), the run stops five times for 1-3 minutes
+//! (walking, then standing), at the same moments in both sensors. So a second is labelled running only where the
+//! hip shows running: the standard deviation of |a| at the hip over the 3 s centred on it is at least
+//! [`RUN_HIP_STD_G`]. Everything else is unlabelled (`None`: not learned from, not scored), not guessed as walking
+//! or still. The threshold sits in the gap of the distribution: 5-s windows of the run read 0.8-1.3 g, the breaks
+//! and the end 0-0.4 g, and only the few windows that straddle a change fall between. Both traces take the hip's
+//! labels (the two sensors share one clock); without a `left_hip` trace nothing is labelled.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,10 +24,11 @@ use crate::trace::{Trace, TraceMeta};
 
 /// Folder name and [`TraceMeta::dataset`].
 pub const NAME: &str = "adeptdata_running";
-/// Seconds after the first sample where the run starts.
-pub const RUN_START_S: i64 = 2;
-/// Seconds before the last sample where the run ends.
-pub const RUN_END_BEFORE_END_S: i64 = 68;
+/// A second is running when the standard deviation of |a| at the hip over the 3 s centred on it is at least this
+/// (in g).
+pub const RUN_HIP_STD_G: f64 = 0.5;
+/// The location whose signal decides the labels.
+pub const REFERENCE_LOCATION: &str = "left_hip";
 const HEADER: &str = "loc_id,date_time_epoch_s,x,y,z";
 
 /// Loads `acc_running.csv.gz` from `dir`: traces `left_hip` then `left_ankle` (order of first appearance).
@@ -58,13 +64,17 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
         };
         b.push_strict(Sample::accel(t_ns, g_to_ms2(x), g_to_ms2(y), g_to_ms2(z)), None, &file, l.no)?;
     }
+    let running = locs.get(REFERENCE_LOCATION).map(|b| running_seconds(b.samples()));
     let mut traces = Vec::new();
     for loc in order {
         let Some(mut b) = locs.remove(&loc) else { continue };
-        let (Some(first), Some(last)) = (b.first_t(), b.last_t()) else { continue };
-        let start = first + RUN_START_S * 1_000_000_000;
-        let end = last - RUN_END_BEFORE_END_S * 1_000_000_000;
-        b.relabel(|t, _| (t >= start && t < end).then_some(Label::Running));
+        match &running {
+            Some((start, seconds)) => b.relabel(|t, _| {
+                let k = (t - start).div_euclid(1_000_000_000);
+                (k >= 0 && seconds.get(k as usize).copied().unwrap_or(false)).then_some(Label::Running)
+            }),
+            None => b.relabel(|_, _| None),
+        }
         traces.push(b.finish(TraceMeta {
             dataset: NAME.into(),
             subject: "adept01".into(),
@@ -79,4 +89,37 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     let mut report = LoadReport { files: 1, ..LoadReport::default() };
     report.count_traces(&traces);
     Ok((traces, report))
+}
+
+/// The reference trace's first time and, for each whole second from it, whether it is running (see the module doc).
+fn running_seconds(samples: &[Sample]) -> (i64, Vec<bool>) {
+    const NS: i64 = 1_000_000_000;
+    let Some(first) = samples.first().map(|s| s.t_ns) else { return (0, Vec::new()) };
+    // Per-second sums of |a| and |a|^2 (in g), so a 3-s centred window is three bins.
+    let mut bins: Vec<(f64, f64, u32)> = Vec::new();
+    for s in samples {
+        let k = ((s.t_ns - first) / NS) as usize;
+        if bins.len() <= k {
+            bins.resize(k + 1, (0.0, 0.0, 0));
+        }
+        let m = f64::from(s.accel.norm()) / super::STANDARD_GRAVITY_F64;
+        let b = &mut bins[k];
+        b.0 += m;
+        b.1 += m * m;
+        b.2 += 1;
+    }
+    let running = (0..bins.len())
+        .map(|k| {
+            let (sum, sq, n) = bins[k.saturating_sub(1)..(k + 2).min(bins.len())]
+                .iter()
+                .fold((0.0, 0.0, 0u32), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+            if n < 2 {
+                return false;
+            }
+            let mean = sum / f64::from(n);
+            let var = (sq / f64::from(n) - mean * mean).max(0.0);
+            var.sqrt() >= RUN_HIP_STD_G
+        })
+        .collect();
+    (first, running)
 }

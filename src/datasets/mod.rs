@@ -332,6 +332,10 @@ impl Builder {
         self.samples.len()
     }
 
+    pub(crate) fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
     pub(crate) fn first_t(&self) -> Option<i64> {
         self.samples.first().map(|s| s.t_ns)
     }
