@@ -402,3 +402,19 @@ fn stream_up_to_the_end_of_the_clock_does_not_panic() {
     s.push(&[Sample::accel(i64::MAX, 0.0, 0.0, 9.8)]).unwrap();
     assert!(!drain(&mut s).is_empty());
 }
+
+#[test]
+fn adeptdata_clock_jump_of_centuries_loads_without_huge_memory() {
+    // Found by the dataset_lines fuzz target: the running labels were once computed per second of the clock's
+    // span, so two samples 400 million seconds apart asked for gigabytes. They are keyed by second now.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "loc_id,date_time_epoch_s,x,y,z\n\
+                left_hip,1100000000.0,0.1,-1.0,0.1\n\
+                left_hip,1500000000.01,0.2,-1.0,0.1\n\
+                left_ankle,1500000000.02,0.2,-1.0,0.1\n";
+    std::fs::write(dir.path().join("acc_running.csv"), body).unwrap();
+    let traces = motiongate::datasets::adeptdata_running::load(dir.path()).unwrap();
+    assert_eq!(traces.len(), 2);
+    // Two samples a lifetime apart show no running: nothing is labelled.
+    assert!(traces.iter().all(|t| t.labels.iter().all(Option::is_none)));
+}

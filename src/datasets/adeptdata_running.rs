@@ -14,7 +14,7 @@
 //! and the end 0-0.4 g, and only the few windows that straddle a change fall between. Both traces take the hip's
 //! labels (the two sensors share one clock); without a `left_hip` trace nothing is labelled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::io::{open_lines, parse_decimal_scaled, parse_err, parse_f64};
@@ -70,8 +70,7 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
         let Some(mut b) = locs.remove(&loc) else { continue };
         match &running {
             Some((start, seconds)) => b.relabel(|t, _| {
-                let k = (t - start).div_euclid(1_000_000_000);
-                (k >= 0 && seconds.get(k as usize).copied().unwrap_or(false)).then_some(Label::Running)
+                seconds.contains(&t.saturating_sub(*start).div_euclid(1_000_000_000)).then_some(Label::Running)
             }),
             None => b.relabel(|_, _| None),
         }
@@ -91,28 +90,27 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     Ok((traces, report))
 }
 
-/// The reference trace's first time and, for each whole second from it, whether it is running (see the module doc).
-fn running_seconds(samples: &[Sample]) -> (i64, Vec<bool>) {
+/// The reference trace's first time and the whole seconds from it that are running (see the module doc). Keyed by
+/// second rather than indexed, so memory follows the number of samples, not the span of their clock.
+fn running_seconds(samples: &[Sample]) -> (i64, BTreeSet<i64>) {
     const NS: i64 = 1_000_000_000;
-    let Some(first) = samples.first().map(|s| s.t_ns) else { return (0, Vec::new()) };
+    let Some(first) = samples.first().map(|s| s.t_ns) else { return (0, BTreeSet::new()) };
     // Per-second sums of |a| and |a|^2 (in g), so a 3-s centred window is three bins.
-    let mut bins: Vec<(f64, f64, u32)> = Vec::new();
+    let mut bins: BTreeMap<i64, (f64, f64, u32)> = BTreeMap::new();
     for s in samples {
-        let k = ((s.t_ns - first) / NS) as usize;
-        if bins.len() <= k {
-            bins.resize(k + 1, (0.0, 0.0, 0));
-        }
         let m = f64::from(s.accel.norm()) / super::STANDARD_GRAVITY_F64;
-        let b = &mut bins[k];
+        let b = bins.entry(s.t_ns.saturating_sub(first).div_euclid(NS)).or_insert((0.0, 0.0, 0));
         b.0 += m;
         b.1 += m * m;
         b.2 += 1;
     }
-    let running = (0..bins.len())
-        .map(|k| {
-            let (sum, sq, n) = bins[k.saturating_sub(1)..(k + 2).min(bins.len())]
-                .iter()
-                .fold((0.0, 0.0, 0u32), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let running = bins
+        .keys()
+        .copied()
+        .filter(|&k| {
+            let (sum, sq, n) = bins
+                .range(k.saturating_sub(1)..=k.saturating_add(1))
+                .fold((0.0, 0.0, 0u32), |a, (_, b)| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
             if n < 2 {
                 return false;
             }
