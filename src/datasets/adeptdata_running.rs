@@ -6,7 +6,7 @@
 //! `adept01`.
 //!
 //! Labels. The dataset has no per-sample labels: the whole file is described as a run. It is not one: besides
-//! the standing start and the walking and standing end (QUIRKS.md), the run stops five times for 1-3 minutes
+//! the standing start and the walking and standing end (QUIRKS.md), the run stops five times, for 20 s to 2 minutes
 //! (walking, then standing), at the same moments in both sensors. So a second is labelled running only where the
 //! hip shows running: the standard deviation of |a| at the hip over the 3 s centred on it is at least
 //! [`RUN_HIP_STD_G`]. Everything else is unlabelled (`None`: not learned from, not scored), not guessed as walking
