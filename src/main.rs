@@ -794,7 +794,7 @@ a blip of one or two windows locked in half a minute of transit or more. 0.917 (
 walking->transit figure is the recording named above); with seed 8 instead of 7, 0.917 (41.1%, 1.13%) against \
 0.917 (44.7%, 1.13%) without the exclusion. MotionSense and HAPT still F1 fall by 0.01-0.02, TMD and the metro rise.\n\n\
 ## Tried and not kept\n\n\
-- *`other`, this session* (seed 7, against 0.937 (41.7%) with still F1 0.908). A tilt-spread feature (1 - |mean \
+- *`other`, schema 4 and smoother* (seed 7, against 0.937 (41.7%) with still F1 0.908). A tilt-spread feature (1 - |mean \
 of the window's unit gravity directions|, on a log scale, neutral where the input holds no gravity; schema 4): \
 on WISDM it sets folding clothes (median 2.3 degrees) and ball games (2.2-3.3) apart from sitting and standing \
 (0.1-0.4), but macro-F1 fell to 0.904: TMD still and transit F1 0.730 / 0.819 (in event-driven logs the gravity \

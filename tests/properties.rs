@@ -668,7 +668,7 @@ fn synthetic_dataset_heads() -> Vec<(u8, &'static str, String)> {
         for i in 0..40 {
             // adeptdata: g, two locations sharing one clock in decimal seconds.
             let a = g(accel(i, 100.0));
-            writeln!(t, "{loc},{},{:.3},{:.3},{:.3}", format_args!("1500000000.{:02}", i), a[0], -a[1], a[2]).unwrap();
+            writeln!(t, "{loc},1500000000.{i:02},{:.3},{:.3},{:.3}", a[0], -a[1], a[2]).unwrap();
         }
     }
     out.push((5, "adept_synthetic.csv", t));

@@ -68,11 +68,11 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     let mut traces = Vec::new();
     for loc in order {
         let Some(mut b) = locs.remove(&loc) else { continue };
-        match &running {
-            Some((start, seconds)) => b.relabel(|t, _| {
+        // Samples were pushed unlabelled; without the reference trace they stay so.
+        if let Some((start, seconds)) = &running {
+            b.relabel(|t, _| {
                 seconds.contains(&t.saturating_sub(*start).div_euclid(1_000_000_000)).then_some(Label::Running)
-            }),
-            None => b.relabel(|_, _| None),
+            });
         }
         traces.push(b.finish(TraceMeta {
             dataset: NAME.into(),
