@@ -9,7 +9,9 @@
 //!    `initial_distribution`): one reaches transit-stopped from moving transit, and leaves it
 //!    for still only at a rate of one per [`SmootherConfig::transit_stop_timeout_s`]. The posterior of the four
 //!    activities (transit = moving + stopped) is the calibrated confidence; below
-//!    [`SmootherConfig::unknown_floor`] the decision is `Unknown`.
+//!    [`SmootherConfig::unknown_floor`] the decision is `Unknown`. So is a window that the classifier itself gives to
+//!    `other` with probability [`SmootherConfig::other_gate`] or more: a sticky filter needs several windows of
+//!    evidence to switch, and an unfamiliar movement such as standing up from a chair lasts one or two.
 //! 2. A commit layer: the current activity changes (EXIT of the old, ENTER of the new) only after the new decision
 //!    has held for [`SmootherConfig::dwell_s`]; leaving `Transit` for `Still` or `Unknown` takes
 //!    [`SmootherConfig::transit_stop_timeout_s`] and leaving it for `Walking` takes
@@ -24,6 +26,8 @@ const N_STATES: usize = 6;
 const TRANSIT_MOVING: usize = 3;
 const TRANSIT_STOPPED: usize = 4;
 const OTHER: usize = 5;
+/// Index of `other` among the classifier's classes.
+const OTHER_CLASS: usize = 4;
 /// Prior probability of a stopped vehicle when a stream starts (see [`initial_distribution`]).
 const INITIAL_STOPPED: f32 = 0.02;
 /// The four activities the smoother reports probabilities for.
@@ -52,6 +56,10 @@ pub struct SmootherConfig {
     pub evidence_weight: f32,
     /// Scale of the `other` likelihood: how readily an unfamiliar activity turns decisions into `Unknown`.
     pub other_weight: f32,
+    /// A window whose own `other` probability (from the classifier, before smoothing) reaches this is reported
+    /// `Unknown` whatever the filter holds (above 1: never). The filter switches only on sustained evidence, so
+    /// without this a postural change of 2-3 s would be reported as the activity around it.
+    pub other_gate: f32,
 }
 
 impl Default for SmootherConfig {
@@ -66,6 +74,7 @@ impl Default for SmootherConfig {
             switch_prob: 0.005,
             evidence_weight: 0.7,
             other_weight: 0.7,
+            other_gate: 0.9,
         }
     }
 }
@@ -170,7 +179,8 @@ impl Smoother {
         let posterior = [next[0], next[1], next[2], next[TRANSIT_MOVING] + next[TRANSIT_STOPPED]];
         let (best, conf) =
             posterior.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &p)| if p > b.1 { (i, p) } else { b });
-        let raw_decision = if probs.is_none() || conf < self.config.unknown_floor || next[OTHER] >= conf {
+        let gated = probs.is_some_and(|p| p[OTHER_CLASS] >= self.config.other_gate);
+        let raw_decision = if probs.is_none() || gated || conf < self.config.unknown_floor || next[OTHER] >= conf {
             Activity::Unknown
         } else {
             Activity::CLASSES[best]
@@ -384,6 +394,27 @@ mod tests {
         // An activity outside the four is reported as unknown, not forced into one of them.
         let (out, _) = run(&[OTHER; 20], SmootherConfig::default());
         assert!(out[2..].iter().all(|a| *a == Activity::Unknown), "{out:?}");
+    }
+
+    #[test]
+    fn a_short_unfamiliar_movement_is_unknown() {
+        // Two windows that the classifier gives to `other` (a postural change) inside stillness: the filter does
+        // not switch on so little evidence, so without the gate they would be reported still.
+        const POSTURAL: [f32; N_CLASSES] = [0.04, 0.03, 0.0, 0.0, 0.93];
+        let mut seq = vec![STILL; 20];
+        seq.extend(vec![POSTURAL; 2]);
+        seq.extend(vec![STILL; 20]);
+        let (out, _) = run(&seq, SmootherConfig::default());
+        assert_eq!(&out[20..22], &[Activity::Unknown, Activity::Unknown], "{out:?}");
+        assert!(out[24..].iter().all(|a| *a == Activity::Still), "{out:?}");
+        let (out, _) = run(&seq, SmootherConfig { other_gate: 1.1, ..SmootherConfig::default() });
+        assert!(out[3..].iter().all(|a| *a == Activity::Still), "{out:?}");
+        // Below the gate a single window does not interrupt the activity.
+        let mut seq = vec![STILL; 20];
+        seq.extend(vec![[0.15, 0.05, 0.0, 0.0, 0.8]; 2]);
+        seq.extend(vec![STILL; 20]);
+        let (out, _) = run(&seq, SmootherConfig::default());
+        assert!(out[3..].iter().all(|a| *a == Activity::Still), "{out:?}");
     }
 
     #[test]
