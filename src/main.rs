@@ -112,7 +112,8 @@ enum Command {
         /// With --folds: also replay the folds under a grid of smoother settings and print a comparison.
         #[arg(long)]
         sweep: bool,
-        /// With --folds: write every cross-validation decision (dataset, subject, session, time, truth, output) as CSV.
+        /// With --folds: write every cross-validation decision (dataset, subject, session, time, truth, output, and the
+        /// classifier's probabilities that the smoother was given) as CSV.
         #[arg(long)]
         decisions: Option<PathBuf>,
         /// Linear pieces (sub-classes) per class of the dense linear classifier: five counts, for still, walking,
@@ -514,7 +515,7 @@ fn train_cmd(
         let cv = train::cross_validate(&sets, &test_sets, k, opts, &cfg, |i| pb.set_position(i as u64))?;
         pb.finish_and_clear();
         if let Some(path) = decisions {
-            write_decisions(path, &cv.decisions)?;
+            write_decisions(path, &cv.decisions, &cv.evidence)?;
         }
         let report = cv.overall.report();
         cv_text.push_str(&format!("## Cross-validation ({k} folds, grouped by subject)\n\n```\n{}", report.to_text()));
@@ -673,25 +674,41 @@ fn exclusions_text(exclusions: &[train::Exclusion]) -> String {
     parts.join("; ")
 }
 
-/// Writes every cross-validation decision (one row per hop) as CSV, for analysing errors by dataset and session.
-fn write_decisions(path: &Path, decisions: &[(motiongate::trace::TraceMeta, Vec<DecisionRecord>)]) -> Result<(), Fail> {
+/// Writes every cross-validation decision (one row per hop) as CSV, for analysing errors by dataset and session,
+/// with the evidence the smoother was given (the classifier's probabilities before smoothing, empty where the window
+/// could not be classified, and whether the smoother was reset first), so that smoother settings can be replayed.
+fn write_decisions(
+    path: &Path,
+    decisions: &[(motiongate::trace::TraceMeta, Vec<DecisionRecord>)],
+    evidence: &[Vec<train::WindowEvidence>],
+) -> Result<(), Fail> {
     use std::io::Write;
     let file = std::fs::File::create(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "dataset,subject,session,start_s,truth,activity,confidence")?;
-    for (m, ds) in decisions {
-        for d in ds {
-            writeln!(
+    writeln!(
+        w,
+        "dataset,subject,session,start_s,end_s,truth,activity,confidence,smoother_reset,p_still,p_walking,p_running,\
+         p_transit,p_other"
+    )?;
+    for ((m, ds), ev) in decisions.iter().zip(evidence) {
+        for (d, e) in ds.iter().zip(ev) {
+            write!(
                 w,
-                "{},{},{},{:.1},{},{},{:.3}",
+                "{},{},{},{:.1},{:.1},{},{},{:.3},{}",
                 m.dataset,
                 m.subject,
                 m.session.replace(',', "_"),
                 d.start_s,
+                d.end_s,
                 d.truth.map_or("", |l| l.name()),
                 d.activity.name(),
-                d.confidence
+                d.confidence,
+                u8::from(e.smoother_reset)
             )?;
+            match e.probs {
+                Some(p) => writeln!(w, ",{:.5},{:.5},{:.5},{:.5},{:.5}", p[0], p[1], p[2], p[3], p[4])?,
+                None => writeln!(w, ",,,,,")?,
+            }
         }
     }
     w.flush()?;

@@ -1019,6 +1019,16 @@ pub fn describe(sets: &[TraceWindows]) -> String {
     s
 }
 
+/// What the smoother received for one window in cross-validation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowEvidence {
+    /// The classifier's probabilities of still, walking, running, transit and other, before smoothing (`None`: the
+    /// window could not be classified, e.g. input too sparse).
+    pub probs: Option<[f32; N_CLASSES]>,
+    /// The smoother was reset before this window (a gap in the input longer than the pipeline allows).
+    pub smoother_reset: bool,
+}
+
 /// Results of a cross-validation.
 #[derive(Debug, Clone, Default)]
 pub struct CvResult {
@@ -1030,6 +1040,9 @@ pub struct CvResult {
     pub per_fold: Vec<Confusion>,
     /// Every test trace's decisions (for reports and transition metrics).
     pub decisions: Vec<(TraceMeta, Vec<DecisionRecord>)>,
+    /// For every decision in [`CvResult::decisions`], in the same order: the evidence the smoother was given, so
+    /// that smoother settings can be replayed outside this crate.
+    pub evidence: Vec<Vec<WindowEvidence>>,
     /// Transition delays and spurious transitions, per dataset.
     pub transitions: BTreeMap<String, offline::TransitionStats>,
 }
@@ -1079,6 +1092,19 @@ pub fn cross_validate_many(
             let mut conf = Confusion::default();
             for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
                 let (ds, enters) = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);
+                let evidence = tw
+                    .windows
+                    .iter()
+                    .map(|w| WindowEvidence {
+                        probs: if w.classifiable {
+                            model.predict(&w.features, &w.slow_features, w.input_rate_hz)
+                        } else {
+                            None
+                        },
+                        smoother_reset: w.max_gap_before_ns > config.reset_smoother_gap_ns,
+                    })
+                    .collect();
+                result.evidence.push(evidence);
                 result.transitions.entry(tw.meta.dataset.clone()).or_default().add(&ds, &enters);
                 conf.add_all(&ds);
                 result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&ds);

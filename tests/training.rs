@@ -67,3 +67,51 @@ fn embedded_model_is_a_valid_current_model() {
     assert!(card.contains("Cross-validation"), "models/default.md must hold the cross-validation results");
     let _ = Activity::CLASSES;
 }
+
+#[test]
+fn cross_validation_evidence_replays_to_its_decisions() {
+    use motiongate::event::EventQueue;
+    use motiongate::smooth::Smoother;
+    let Some(root) = common::shared_data_dir() else { return };
+    // Every class in every fold's training part: MotionSense (running), HAPT (other), TMD (transit, and gaps).
+    let mut traces = Vec::new();
+    for kind in [DatasetKind::MotionSense, DatasetKind::HaptKcc2020, DatasetKind::UsTransportationTmd] {
+        traces.extend(kind.load(&root.join(kind.folder_name())).expect("dataset loads"));
+    }
+    let cfg = PipelineConfig::default();
+    let sets = train::windows_for(&traces, &cfg, false).expect("features");
+    let opts = TrainOptions {
+        family: Family::Linear,
+        params: ForestParams { per_class: 300, ..ForestParams::default() },
+        ..TrainOptions::default()
+    };
+    let cv = train::cross_validate(&sets, &sets, 3, &opts, &cfg, |_| {}).expect("cross-validation");
+    assert_eq!(cv.evidence.len(), cv.decisions.len());
+    let (mut classified, mut resets, mut decisions_seen) = (0usize, 0usize, 0usize);
+    for ((meta, decisions), evidence) in cv.decisions.iter().zip(&cv.evidence) {
+        assert_eq!(decisions.len(), evidence.len(), "{}", meta.name());
+        // The classifier's probabilities and the reset flags are what the smoother saw: fed to a fresh smoother
+        // they give the same decisions.
+        let mut smoother = Smoother::new(cfg.smoother.clone(), [0.2; 5]);
+        let mut queue = EventQueue::with_capacity(8);
+        for (d, e) in decisions.iter().zip(evidence) {
+            if e.smoother_reset {
+                smoother.reset();
+                resets += 1;
+            }
+            if let Some(p) = e.probs {
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{p:?}");
+                classified += 1;
+            }
+            let start_ns = (d.start_s * 1e9).round() as i64;
+            let end_ns = (d.end_s * 1e9).round() as i64;
+            let replayed = smoother.step(e.probs.as_ref(), start_ns, end_ns, &mut queue);
+            while queue.pop().is_some() {}
+            assert_eq!(replayed.activity, d.activity, "{} at {} s", meta.name(), d.start_s);
+            decisions_seen += 1;
+        }
+    }
+    assert!(classified > 10_000 && classified <= decisions_seen, "{classified} of {decisions_seen}");
+    // TMD's event-driven logs have gaps long enough to reset the smoother.
+    assert!(resets > 0);
+}
