@@ -825,7 +825,8 @@ walking->transit figure is the recording named above); with seed 8 instead of 7,
 0.917 (44.7%, 1.13%) without the exclusion. MotionSense and HAPT still F1 fall by 0.01-0.02, TMD and the metro rise.\n\n\
 ## Tried and not kept\n\n\
 - *`other`, the frontier* (against the gated model; *replayed* in a Python replica of the smoother fed with the \
-folds' per-window classifier probabilities; it reproduces 99.8% of the decisions and macro-F1 within 0.002). \
+folds' per-window classifier probabilities, which `train --decisions` writes; it reproduces 99.8% of the decisions \
+and macro-F1 within 0.002). \
 `other_weight` 0.75 / 0.8: other-confident 34.9% / 32.6% (seed 7), but still F1 below 0.90 with seed 9 (0.75) or \
 seed 8 (0.8, macro-F1 0.929); 1.4: 16.9%, macro-F1 0.911, still F1 0.865; 2.0: 12.1%, macro-F1 0.864. Ending a \
 trip after 60 / 30 / 15 s of dominant `other` instead of the 180-s stop timeout (seed 7: a clapping session whose \
