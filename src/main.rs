@@ -680,7 +680,7 @@ fn exclusions_text(exclusions: &[train::Exclusion]) -> String {
 fn write_decisions(
     path: &Path,
     decisions: &[(motiongate::trace::TraceMeta, Vec<DecisionRecord>)],
-    evidence: &[Vec<train::WindowEvidence>],
+    evidence: &[Vec<offline::WindowEvidence>],
 ) -> Result<(), Fail> {
     use std::io::Write;
     let file = std::fs::File::create(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;

@@ -122,25 +122,46 @@ pub fn classify(
 /// Replays precomputed windows through a model and smoother; gives the same decisions as [`classify`] on the same
 /// trace (tested), at a fraction of the cost, for cross-validation.
 pub fn replay(windows: &[WindowRecord], t0_ns: i64, model: &Model, config: &PipelineConfig) -> Vec<DecisionRecord> {
-    replay_with_transitions(windows, t0_ns, model, config).0
+    replay_with_transitions(windows, t0_ns, model, config).decisions
 }
 
 /// A committed transition: the time of the ENTER event (seconds from the trace start) and the activity entered.
 pub type EnterRecord = (f64, Activity);
 
-/// [`replay`], also returning every ENTER event.
-pub fn replay_with_transitions(
-    windows: &[WindowRecord],
-    t0_ns: i64,
-    model: &Model,
-    config: &PipelineConfig,
-) -> (Vec<DecisionRecord>, Vec<EnterRecord>) {
+/// What the smoother received for one window of a replay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowEvidence {
+    /// The classifier's probabilities of still, walking, running, transit and other, before smoothing (`None`: the
+    /// window could not be classified, e.g. input too sparse).
+    pub probs: Option<[f32; N_CLASSES]>,
+    /// The smoother was reset before this window (a gap in the input longer than the pipeline allows).
+    pub smoother_reset: bool,
+}
+
+/// A replay of one trace's windows: the decisions, every ENTER event, and what the smoother was given for each
+/// window (so that smoother settings can be replayed elsewhere).
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// One decision per window.
+    pub decisions: Vec<DecisionRecord>,
+    /// Every ENTER event.
+    pub enters: Vec<EnterRecord>,
+    /// One entry per window, in the order of `decisions`.
+    pub evidence: Vec<WindowEvidence>,
+}
+
+/// [`replay`], also returning every ENTER event and the smoother's evidence.
+pub fn replay_with_transitions(windows: &[WindowRecord], t0_ns: i64, model: &Model, config: &PipelineConfig) -> Replay {
     let mut sm = Smoother::new(config.smoother.clone(), model.file().class_priors);
     let mut q = crate::event::EventQueue::with_capacity(8);
-    let mut out = Vec::with_capacity(windows.len());
-    let mut enters = Vec::new();
+    let mut out = Replay {
+        decisions: Vec::with_capacity(windows.len()),
+        enters: Vec::new(),
+        evidence: Vec::with_capacity(windows.len()),
+    };
     for w in windows {
-        if w.max_gap_before_ns > config.reset_smoother_gap_ns {
+        let smoother_reset = w.max_gap_before_ns > config.reset_smoother_gap_ns;
+        if smoother_reset {
             sm.reset();
         }
         let probs: Option<[f32; N_CLASSES]> =
@@ -148,18 +169,19 @@ pub fn replay_with_transitions(
         let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
         while let Some(ev) = q.pop() {
             if ev.kind == EventKind::Enter {
-                enters.push(((ev.end_ns - t0_ns) as f64 * 1e-9, ev.activity));
+                out.enters.push(((ev.end_ns - t0_ns) as f64 * 1e-9, ev.activity));
             }
         }
-        out.push(DecisionRecord {
+        out.decisions.push(DecisionRecord {
             start_s: (w.start_ns - t0_ns) as f64 * 1e-9,
             end_s: (w.end_ns - t0_ns) as f64 * 1e-9,
             activity: d.activity,
             confidence: d.confidence,
             truth: w.truth.map(|(l, _)| l),
         });
+        out.evidence.push(WindowEvidence { probs, smoother_reset });
     }
-    (out, enters)
+    out
 }
 
 /// How quickly and how cleanly committed transitions follow real changes of activity.
@@ -420,7 +442,7 @@ mod tests {
         let replayed = replay(&windows, t.samples[0].t_ns, &model, &cfg);
         assert_eq!(streamed.len(), windows.len());
         assert_eq!(streamed, replayed);
-        let (_, enters) = replay_with_transitions(&windows, t.samples[0].t_ns, &model, &cfg);
+        let enters = replay_with_transitions(&windows, t.samples[0].t_ns, &model, &cfg).enters;
         let mut stats = TransitionStats::default();
         stats.add(&replayed, &enters);
         assert_eq!(stats.delays_s.len() + stats.missed, 2, "still->walking->still: {stats:?}");

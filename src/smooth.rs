@@ -307,6 +307,20 @@ mod tests {
         (out, evs)
     }
 
+    /// `before` windows of `outer`, `len` of `inner`, then `after` of `outer` again.
+    fn spliced(
+        outer: [f32; N_CLASSES],
+        before: usize,
+        inner: [f32; N_CLASSES],
+        len: usize,
+        after: usize,
+    ) -> Vec<[f32; N_CLASSES]> {
+        let mut seq = vec![outer; before];
+        seq.extend(vec![inner; len]);
+        seq.extend(vec![outer; after]);
+        seq
+    }
+
     const STILL: [f32; N_CLASSES] = [0.9, 0.05, 0.0, 0.05, 0.0];
     const WALK: [f32; N_CLASSES] = [0.05, 0.9, 0.0, 0.05, 0.0];
     const TRANSIT: [f32; N_CLASSES] = [0.1, 0.05, 0.0, 0.85, 0.0];
@@ -339,9 +353,7 @@ mod tests {
 
     #[test]
     fn vehicle_stop_stays_transit_until_timeout() {
-        let mut seq = vec![TRANSIT; 40];
-        seq.extend(vec![STILL; 24]); // 60 s stopped at a station
-        seq.extend(vec![TRANSIT; 20]);
+        let seq = spliced(TRANSIT, 40, STILL, 24, 20); // 60 s stopped at a station
         let (out, evs) = run(&seq, SmootherConfig::default());
         assert_eq!(evs.len(), 1, "only the initial ENTER transit: {evs:?}");
         assert!(out[10..].iter().all(|a| *a == Activity::Transit), "{out:?}");
@@ -355,9 +367,7 @@ mod tests {
 
     #[test]
     fn few_steps_in_a_train_do_not_end_the_trip() {
-        let mut seq = vec![TRANSIT; 40];
-        seq.extend(vec![WALK; 4]); // 10 s walking down the carriage
-        seq.extend(vec![TRANSIT; 20]);
+        let seq = spliced(TRANSIT, 40, WALK, 4, 20); // 10 s walking down the carriage
         let (out, evs) = run(&seq, SmootherConfig::default());
         assert_eq!(evs.len(), 1, "{evs:?}");
         assert!(out[10..].iter().all(|a| *a == Activity::Transit));
@@ -369,9 +379,7 @@ mod tests {
         // for less than 10 s): reported as they come, but no trip is committed, so the walk is reported again at
         // once instead of after the 30-s walking exit.
         const VEHICLE: [f32; N_CLASSES] = [0.01, 0.01, 0.0, 0.97, 0.01];
-        let mut seq = vec![WALK; 20];
-        seq.extend(vec![VEHICLE; 3]);
-        seq.extend(vec![WALK; 20]);
+        let seq = spliced(WALK, 20, VEHICLE, 3, 20);
         let (out, evs) = run(&seq, SmootherConfig::default());
         assert!(evs.iter().all(|e| e.activity != Activity::Transit), "{evs:?}");
         assert!(out[26..].iter().all(|a| *a == Activity::Walking), "{out:?}");
@@ -401,18 +409,14 @@ mod tests {
         // Two windows that the classifier gives to `other` (a postural change) inside stillness: the filter does
         // not switch on so little evidence, so without the gate they would be reported still.
         const POSTURAL: [f32; N_CLASSES] = [0.04, 0.03, 0.0, 0.0, 0.93];
-        let mut seq = vec![STILL; 20];
-        seq.extend(vec![POSTURAL; 2]);
-        seq.extend(vec![STILL; 20]);
+        let seq = spliced(STILL, 20, POSTURAL, 2, 20);
         let (out, _) = run(&seq, SmootherConfig::default());
         assert_eq!(&out[20..22], &[Activity::Unknown, Activity::Unknown], "{out:?}");
         assert!(out[24..].iter().all(|a| *a == Activity::Still), "{out:?}");
         let (out, _) = run(&seq, SmootherConfig { other_gate: 1.1, ..SmootherConfig::default() });
         assert!(out[3..].iter().all(|a| *a == Activity::Still), "{out:?}");
         // Below the gate a single window does not interrupt the activity.
-        let mut seq = vec![STILL; 20];
-        seq.extend(vec![[0.15, 0.05, 0.0, 0.0, 0.8]; 2]);
-        seq.extend(vec![STILL; 20]);
+        let seq = spliced(STILL, 20, [0.15, 0.05, 0.0, 0.0, 0.8], 2, 20);
         let (out, _) = run(&seq, SmootherConfig::default());
         assert!(out[3..].iter().all(|a| *a == Activity::Still), "{out:?}");
     }

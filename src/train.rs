@@ -1019,16 +1019,6 @@ pub fn describe(sets: &[TraceWindows]) -> String {
     s
 }
 
-/// What the smoother received for one window in cross-validation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WindowEvidence {
-    /// The classifier's probabilities of still, walking, running, transit and other, before smoothing (`None`: the
-    /// window could not be classified, e.g. input too sparse).
-    pub probs: Option<[f32; N_CLASSES]>,
-    /// The smoother was reset before this window (a gap in the input longer than the pipeline allows).
-    pub smoother_reset: bool,
-}
-
 /// Results of a cross-validation.
 #[derive(Debug, Clone, Default)]
 pub struct CvResult {
@@ -1042,7 +1032,7 @@ pub struct CvResult {
     pub decisions: Vec<(TraceMeta, Vec<DecisionRecord>)>,
     /// For every decision in [`CvResult::decisions`], in the same order: the evidence the smoother was given, so
     /// that smoother settings can be replayed outside this crate.
-    pub evidence: Vec<Vec<WindowEvidence>>,
+    pub evidence: Vec<Vec<offline::WindowEvidence>>,
     /// Transition delays and spurious transitions, per dataset.
     pub transitions: BTreeMap<String, offline::TransitionStats>,
 }
@@ -1091,24 +1081,12 @@ pub fn cross_validate_many(
         for (config, result) in configs.iter().zip(results.iter_mut()) {
             let mut conf = Confusion::default();
             for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
-                let (ds, enters) = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);
-                let evidence = tw
-                    .windows
-                    .iter()
-                    .map(|w| WindowEvidence {
-                        probs: if w.classifiable {
-                            model.predict(&w.features, &w.slow_features, w.input_rate_hz)
-                        } else {
-                            None
-                        },
-                        smoother_reset: w.max_gap_before_ns > config.reset_smoother_gap_ns,
-                    })
-                    .collect();
-                result.evidence.push(evidence);
-                result.transitions.entry(tw.meta.dataset.clone()).or_default().add(&ds, &enters);
-                conf.add_all(&ds);
-                result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&ds);
-                result.decisions.push((tw.meta.clone(), ds));
+                let replay = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);
+                result.transitions.entry(tw.meta.dataset.clone()).or_default().add(&replay.decisions, &replay.enters);
+                conf.add_all(&replay.decisions);
+                result.per_dataset.entry(tw.meta.dataset.clone()).or_default().add_all(&replay.decisions);
+                result.decisions.push((tw.meta.clone(), replay.decisions));
+                result.evidence.push(replay.evidence);
             }
             result.overall.merge(&conf);
             result.per_fold.push(conf);
