@@ -19,8 +19,9 @@ use crate::features::{FeatureVector, FEATURE_NAMES, N_FEATURES, SCHEMA_VERSION};
 
 /// Magic bytes at the start of every model file.
 pub const MAGIC: &[u8; 8] = b"MGMODEL\0";
-/// Current model file format version (3: linear classifiers score sub-classes, each mapped to a class).
-pub const FORMAT_VERSION: u16 = 3;
+/// Current model file format version (3: linear classifiers score sub-classes, each mapped to a class; 4: linear
+/// classifiers may add a step function of each feature, see [`Linear::bin_edges`]).
+pub const FORMAT_VERSION: u16 = 4;
 /// Number of classes a model scores: still, walking, running, transit, and `other` (activities outside the four,
 /// which the smoother reports as `Unknown`).
 pub const N_CLASSES: usize = 5;
@@ -151,7 +152,9 @@ impl Forest {
 
 /// A multinomial logistic model on standardised features, over sub-classes: a class may be scored by several
 /// linear pieces (sub-classes, e.g. the chores and the sports within `other`), whose softmax probabilities are summed
-/// back into their class. With one sub-class per class this is plain multinomial regression.
+/// back into their class. With one sub-class per class this is plain multinomial regression. Each sub-class's score
+/// may also add a step function of every feature (`bin_edges`, `bin_weights`): the model is then additive in its
+/// features but no longer linear in them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Linear {
     /// Per-feature mean subtracted before scaling.
@@ -165,7 +168,20 @@ pub struct Linear {
     /// The class ([`CLASS_NAMES`] index) of each sub-class: between `N_CLASSES` and [`MAX_SUBCLASSES`] entries,
     /// every class present at least once.
     pub subclass_of: Vec<u8>,
+    /// Per-feature bin edges on the raw feature scale (empty: no binned terms; else one strictly increasing list of
+    /// at most [`MAX_BIN_EDGES`] edges per feature). A feature value `x` falls in bin `#{edges <= x}`, so a feature
+    /// with `e` edges has `e + 1` bins.
+    pub bin_edges: Vec<Vec<f32>>,
+    /// Per sub-class, one additive score per (feature, bin), features in order, bins in order within a feature
+    /// (empty when `bin_edges` is). With them the model is a generalised additive model: a linear term per
+    /// feature plus a step function of it, which lets one feature count differently in different ranges (a
+    /// resting pocket's and a hand's stillness sit at the same mean but not at the same quantiles).
+    pub bin_weights: Vec<Vec<f32>>,
 }
+
+/// Upper bound on a feature's bin edges in a [`Linear`] model (8 bins). The live form searches a feature's edges as
+/// one 8-lane comparison, the edges padded with +inf.
+pub const MAX_BIN_EDGES: usize = 7;
 
 impl Linear {
     fn validate(&self) -> Result<(), ModelError> {
@@ -193,17 +209,63 @@ impl Linear {
         if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
             return Err(ModelError::Invalid("linear model holds non-finite values or non-positive scales".into()));
         }
+        if self.bin_edges.is_empty() {
+            if !self.bin_weights.is_empty() {
+                return Err(ModelError::Invalid("linear model has bin weights but no bin edges".into()));
+            }
+            return Ok(());
+        }
+        if self.bin_edges.len() != N_FEATURES {
+            return Err(ModelError::Invalid(format!(
+                "linear model has bin edges for {} features, not {N_FEATURES}",
+                self.bin_edges.len()
+            )));
+        }
+        for (j, e) in self.bin_edges.iter().enumerate() {
+            if e.len() > MAX_BIN_EDGES || e.iter().any(|v| !v.is_finite()) || e.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(ModelError::Invalid(format!(
+                    "bin edges of feature {} are not at most {MAX_BIN_EDGES} finite, strictly increasing values",
+                    FEATURE_NAMES[j]
+                )));
+            }
+        }
+        let n_bins = self.n_bins();
+        if self.bin_weights.len() != k
+            || self.bin_weights.iter().any(|w| w.len() != n_bins || w.iter().any(|v| !v.is_finite()))
+        {
+            return Err(ModelError::Invalid(format!(
+                "linear model's bin weights are not {k} rows of {n_bins} finite values"
+            )));
+        }
         Ok(())
+    }
+
+    /// Total bins over all features (0 without binned terms).
+    pub fn n_bins(&self) -> usize {
+        self.bin_edges.iter().map(|e| e.len() + 1).sum()
+    }
+
+    /// The bin of feature value `v` among `edges`: the number of edges at or below it.
+    #[inline]
+    fn bin_of(edges: &[f32], v: f32) -> usize {
+        edges.iter().filter(|&&e| e <= v).count()
     }
 
     /// Class probabilities: the softmax over sub-classes, summed per class.
     pub fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
         let k = self.subclass_of.len().min(MAX_SUBCLASSES);
         let mut z = [0.0f32; MAX_SUBCLASSES];
-        for (zs, (&b, w)) in z.iter_mut().zip(self.bias.iter().zip(&self.weights)).take(k) {
+        for (s, (zs, (&b, w))) in z.iter_mut().zip(self.bias.iter().zip(&self.weights)).take(k).enumerate() {
             *zs = b;
             for j in 0..N_FEATURES.min(w.len()) {
                 *zs += w[j] * ((x[j] - self.mean[j]) / self.scale[j]);
+            }
+            if let Some(bw) = self.bin_weights.get(s) {
+                let mut offset = 0;
+                for (j, edges) in self.bin_edges.iter().enumerate() {
+                    *zs += bw.get(offset + Self::bin_of(edges, x[j])).copied().unwrap_or(0.0);
+                    offset += edges.len() + 1;
+                }
             }
         }
         sub_softmax(&z[..k], &self.subclass_of[..k])
@@ -225,7 +287,33 @@ impl Linear {
             b[s] = bias as f32;
             class[s] = self.subclass_of[s];
         }
-        FoldedLinear { w, b, class, n }
+        // Binned terms. Edges transposed (row `i` holds every feature's `i`-th edge, NaN where a feature has fewer,
+        // which no comparison passes), so the live path counts every feature's bin at once, lane by lane. Every
+        // feature has `BINS` rows of scores, bin `k` of feature `j` at row `BINS * j + k`; a row holds the step
+        // scores of sub-classes 0-7 side by side (and of 8-15 in a second table, only when the model has more
+        // than eight sub-classes).
+        let mut edges = [[f32::NAN; PADDED]; MAX_BIN_EDGES];
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        if !self.bin_edges.is_empty() {
+            lo = vec![[0.0f32; 8]; N_FEATURES * BINS];
+            if n > 8 {
+                hi = vec![[0.0f32; 8]; N_FEATURES * BINS];
+            }
+            let mut offset = 0;
+            for (j, e) in self.bin_edges.iter().enumerate().take(N_FEATURES) {
+                for (i, &v) in e.iter().enumerate().take(MAX_BIN_EDGES) {
+                    edges[i][j] = v;
+                }
+                for bin in 0..=e.len() {
+                    for s in 0..n {
+                        let table = if s < 8 { &mut lo } else { &mut hi };
+                        table[j * BINS + bin][s % 8] = self.bin_weights[s][offset + bin];
+                    }
+                }
+                offset += e.len() + 1;
+            }
+        }
+        FoldedLinear { w, b, class, n, edges, lo, hi }
     }
 }
 
@@ -235,12 +323,18 @@ const PADDED: usize = N_FEATURES.div_ceil(8) * 8;
 /// A [`Linear`] model with `(x - mean) / scale` folded into weights and intercepts: one vectorised dot product per
 /// sub-class and no division on the live path. Fixed arrays padded to [`MAX_SUBCLASSES`]; the first `n` rows are
 /// the model's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct FoldedLinear {
     w: [[f32; PADDED]; MAX_SUBCLASSES],
     b: [f32; MAX_SUBCLASSES],
     class: [u8; MAX_SUBCLASSES],
     n: usize,
+    /// Bin edges transposed: `edges[i][j]` is feature `j`'s `i`-th edge, NaN where it has fewer.
+    edges: [[f32; PADDED]; MAX_BIN_EDGES],
+    /// Per (feature, bin), row `BINS * feature + bin`: the step scores of sub-classes 0-7 (empty without step terms).
+    lo: Vec<[f32; 8]>,
+    /// The same for sub-classes 8-15 (empty unless the model has more than eight sub-classes).
+    hi: Vec<[f32; 8]>,
 }
 
 impl FoldedLinear {
@@ -252,8 +346,45 @@ impl FoldedLinear {
         for (zk, w) in z.iter_mut().zip(&self.w).take(n) {
             *zk += dot_padded(w, &xp);
         }
+        if !self.lo.is_empty() {
+            let bins = count_bins(&self.edges, &xp);
+            // Two accumulators (even and odd features) halve the chain of dependent additions; `bin % BINS` keeps
+            // every index provably inside its feature's rows, so the loop has no bounds checks.
+            let mut acc = [[0.0f32; 8]; 2];
+            for (j, (rows, &bin)) in self.lo.chunks_exact(BINS).zip(&bins).enumerate() {
+                let r = &rows[bin as usize % BINS];
+                for (a, rk) in acc[j % 2].iter_mut().zip(r) {
+                    *a += rk;
+                }
+            }
+            for (k, zk) in z.iter_mut().take(8).enumerate() {
+                *zk += acc[0][k] + acc[1][k];
+            }
+            for (rows, &bin) in self.hi.chunks_exact(BINS).zip(&bins) {
+                for (zk, rk) in z[8..].iter_mut().zip(&rows[bin as usize % BINS]) {
+                    *zk += rk;
+                }
+            }
+        }
         sub_softmax(&z[..n], &self.class[..n])
     }
+}
+
+/// Bins per feature in the live form of step terms: `MAX_BIN_EDGES + 1`.
+const BINS: usize = MAX_BIN_EDGES + 1;
+
+/// Every feature's bin at once: the number of its edges at or below its value, counted edge by edge across all
+/// features' lanes (seven vectorised comparisons instead of a search per feature). A NaN edge or value passes no
+/// comparison, so a NaN feature falls in bin 0, as in [`Linear::predict`].
+#[inline]
+fn count_bins(edges: &[[f32; PADDED]; MAX_BIN_EDGES], x: &[f32; PADDED]) -> [u32; PADDED] {
+    let mut bins = [0u32; PADDED];
+    for row in edges {
+        for ((b, &e), &v) in bins.iter_mut().zip(row).zip(x) {
+            *b += u32::from(e <= v);
+        }
+    }
+    bins
 }
 
 /// One sub-class's dot product, in eight lanes. Out of line on purpose: inlined into the loop over a variable
@@ -367,14 +498,21 @@ pub struct ModelFile {
     pub sparse: Classifier,
 }
 
-/// A loaded, validated model.
-#[derive(Debug, Clone, PartialEq)]
+/// A loaded, validated model. Two models are equal when their files are: the folded forms are derived from the
+/// file (and hold NaN padding, which equals nothing).
+#[derive(Debug, Clone)]
 pub struct Model {
     file: ModelFile,
     /// Folded form of the dense classifier when it is linear, built at load.
     dense_folded: Option<FoldedLinear>,
     /// Folded form of the sparse classifier when it is linear.
     sparse_folded: Option<FoldedLinear>,
+}
+
+impl PartialEq for Model {
+    fn eq(&self, other: &Model) -> bool {
+        self.file == other.file
+    }
 }
 
 impl Model {
@@ -534,6 +672,8 @@ pub(crate) mod tests {
             weights: subclass_of.iter().map(|_| (0..N_FEATURES).map(|_| next()).collect()).collect(),
             bias: subclass_of.iter().map(|_| next()).collect(),
             subclass_of,
+            bin_edges: Vec::new(),
+            bin_weights: Vec::new(),
         }
     }
 
@@ -571,6 +711,171 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// [`subclassed_linear`] with step terms: three to five bin edges per feature.
+    fn binned_linear() -> Linear {
+        let mut l = subclassed_linear();
+        l.bin_edges = (0..N_FEATURES).map(|j| (0..3 + j % 3).map(|e| e as f32 * 0.4 - 0.8).collect()).collect();
+        let n_bins = l.n_bins();
+        let mut seed = 11u32;
+        l.bin_weights = l
+            .subclass_of
+            .iter()
+            .map(|_| {
+                (0..n_bins)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                    })
+                    .collect()
+            })
+            .collect();
+        l
+    }
+
+    #[test]
+    fn binned_terms_add_one_step_per_feature_in_both_forms() {
+        let l = binned_linear();
+        l.validate().unwrap();
+        let f = l.fold();
+        let mut seed = 3u32;
+        for _ in 0..300 {
+            let mut x = [0.0f32; N_FEATURES];
+            for v in x.iter_mut() {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 3.0;
+            }
+            // Reference: each feature's bin found by searching its edges, in f64.
+            let z: Vec<f64> = (0..l.subclass_of.len())
+                .map(|s| {
+                    let mut z = f64::from(l.bias[s]);
+                    let mut offset = 0;
+                    for j in 0..N_FEATURES {
+                        z += f64::from(l.weights[s][j]) * f64::from((x[j] - l.mean[j]) / l.scale[j]);
+                        let e = &l.bin_edges[j];
+                        let bin = e.partition_point(|&v| v <= x[j]);
+                        z += f64::from(l.bin_weights[s][offset + bin]);
+                        offset += e.len() + 1;
+                    }
+                    z
+                })
+                .collect();
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let total: f64 = e.iter().sum();
+            let mut want = [0.0f64; N_CLASSES];
+            for (s, &c) in l.subclass_of.iter().enumerate() {
+                want[usize::from(c)] += e[s] / total;
+            }
+            for p in [l.predict(&x), f.predict(&x)] {
+                for k in 0..N_CLASSES {
+                    assert!((f64::from(p[k]) - want[k]).abs() < 1e-4, "{p:?} vs {want:?}");
+                }
+            }
+        }
+        // A value exactly on an edge belongs to the bin above it; moving one feature across an edge changes the
+        // scores by that feature's step and nothing else.
+        let mut x = [0.0f32; N_FEATURES];
+        x[0] = l.bin_edges[0][1];
+        let above = l.predict(&x);
+        x[0] = l.bin_edges[0][1] - 1e-3;
+        let below = l.predict(&x);
+        assert_ne!(above, below);
+    }
+
+    #[test]
+    fn bins_count_the_edges_at_or_below_each_value() {
+        let mut seed = 17u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 8) % 200) as f32 / 20.0 - 5.0
+        };
+        for round in 0..50 {
+            // Feature j gets j % 8 edges (0 to 7); values are edges themselves, infinities, NaN or random.
+            let mut real: Vec<Vec<f32>> = Vec::new();
+            let mut edges = [[f32::NAN; PADDED]; MAX_BIN_EDGES];
+            let mut x = [0.0f32; PADDED];
+            for j in 0..N_FEATURES {
+                let mut e: Vec<f32> = (0..j % 8).map(|_| next()).collect();
+                e.sort_by(f32::total_cmp);
+                e.dedup();
+                for (i, &v) in e.iter().enumerate() {
+                    edges[i][j] = v;
+                }
+                x[j] = match (round + j) % 6 {
+                    0 => f32::INFINITY,
+                    1 => f32::NEG_INFINITY,
+                    2 => f32::NAN,
+                    3 if !e.is_empty() => e[(round + j) % e.len()],
+                    _ => next(),
+                };
+                real.push(e);
+            }
+            let bins = count_bins(&edges, &x);
+            for j in 0..N_FEATURES {
+                assert_eq!(bins[j] as usize, Linear::bin_of(&real[j], x[j]), "{:?} at {}", real[j], x[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn step_terms_of_more_than_eight_sub_classes_use_both_tables() {
+        let mut l = binned_linear();
+        let extra = [1u8, 2, 3, 0];
+        for &c in &extra {
+            l.subclass_of.push(c);
+            l.weights.push(l.weights[usize::from(c)].iter().map(|w| w * 0.5).collect());
+            l.bias.push(0.1);
+            l.bin_weights.push(l.bin_weights[usize::from(c)].iter().map(|w| -w).collect());
+        }
+        l.validate().unwrap();
+        let f = l.fold();
+        assert!(!f.hi.is_empty() && !f.lo.is_empty());
+        let mut seed = 8u32;
+        for _ in 0..100 {
+            let mut x = [0.0f32; N_FEATURES];
+            for v in x.iter_mut() {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 3.0;
+            }
+            let (a, b) = (l.predict(&x), f.predict(&x));
+            for k in 0..N_CLASSES {
+                assert!((a[k] - b[k]).abs() < 1e-4, "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn binned_terms_are_validated() {
+        let good = binned_linear();
+        let mut file = tiny_model().file().clone();
+        file.dense = Classifier::Linear(good.clone());
+        let m = Model::new(file.clone()).unwrap();
+        assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m);
+        let bad = |edit: &dyn Fn(&mut Linear)| {
+            let mut l = good.clone();
+            edit(&mut l);
+            let mut f = file.clone();
+            f.dense = Classifier::Linear(l);
+            let r = Model::new(f);
+            assert!(matches!(r, Err(ModelError::Invalid(_))), "{r:?}");
+        };
+        bad(&|l| l.bin_edges[4] = vec![0.5, 0.5]); // not strictly increasing
+        bad(&|l| l.bin_edges[4] = vec![0.0, f32::NAN]);
+        bad(&|l| l.bin_edges[4] = (0..=MAX_BIN_EDGES).map(|v| v as f32).collect()); // too many
+        bad(&|l| l.bin_edges[4].push(9.0)); // weights no longer match the bins
+        bad(&|l| {
+            l.bin_edges.pop();
+        });
+        bad(&|l| {
+            l.bin_weights[1].pop();
+        });
+        bad(&|l| {
+            l.bin_weights.pop();
+        });
+        bad(&|l| l.bin_weights[2][3] = f32::INFINITY);
+        bad(&|l| l.bin_edges.clear()); // weights without edges
     }
 
     #[test]

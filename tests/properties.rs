@@ -412,6 +412,10 @@ proptest! {
         let Classifier::Linear(l) = c else { panic!("the embedded model is linear") };
         let row = l.weights[0].clone();
         l.weights.resize(rows, row);
+        // The step terms' rows follow the weight rows (the dense classifier has them).
+        if let Some(steps) = l.bin_weights.first().cloned() {
+            l.bin_weights.resize(rows, steps);
+        }
         l.bias.resize(intercepts, 0.25);
         l.subclass_of = map.clone();
         let well_formed = (N_CLASSES..=MAX_SUBCLASSES).contains(&map.len())
