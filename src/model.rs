@@ -784,6 +784,31 @@ pub(crate) mod tests {
         assert_ne!(above, below);
     }
 
+    proptest::proptest! {
+        /// The shipped dense classifier (with its step terms) gives the same probabilities in its live, folded form
+        /// as in its reference form, for any finite feature vector, including values far outside the training
+        /// range and values exactly on a bin edge.
+        #[test]
+        fn folded_step_terms_match_the_reference_for_any_input(
+            x in proptest::collection::vec(-1.0e3f32..1.0e3, N_FEATURES),
+            on_edge in proptest::collection::vec(proptest::prelude::any::<Option<proptest::sample::Index>>(), N_FEATURES),
+        ) {
+            let model = Model::embedded().unwrap();
+            let Classifier::Linear(l) = &model.file().dense else { panic!("the embedded model is linear") };
+            proptest::prop_assert!(!l.bin_edges.is_empty(), "the shipped dense classifier has step terms");
+            let mut v: FeatureVector = x.try_into().unwrap();
+            for (j, pick) in on_edge.iter().enumerate() {
+                if let (Some(i), false) = (pick, l.bin_edges[j].is_empty()) {
+                    v[j] = l.bin_edges[j][i.index(l.bin_edges[j].len())];
+                }
+            }
+            let (a, b) = (l.predict(&v), l.fold().predict(&v));
+            for k in 0..N_CLASSES {
+                proptest::prop_assert!((a[k] - b[k]).abs() < 1e-4, "{:?} vs {:?}", a, b);
+            }
+        }
+    }
+
     #[test]
     fn bins_count_the_edges_at_or_below_each_value() {
         let mut seed = 17u32;

@@ -263,8 +263,8 @@ pub fn fit_linear_grouped(
     fit_linear_subclasses(x, y, groups, balance, per_class, &Pieces::ONE, seed)
 }
 
-/// How many linear pieces (sub-classes) a linear classifier learns per class, and how a class's examples are split
-/// among them.
+/// The shape of a linear classifier: how many linear pieces (sub-classes) it learns per class and how a class's
+/// examples are split among them, how many quantile bins each feature's step term has, and the L2 penalty.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Pieces {
     /// Pieces per class ([`crate::model::CLASS_NAMES`] order), each at least 1, at most [`MAX_SUBCLASSES`] in all.
@@ -303,7 +303,9 @@ fn quantile_edges(values: &mut [f32], bins: usize) -> Vec<f32> {
 /// [`fit_linear_grouped`] over sub-classes: the draws of class `c` are split into up to `pieces.per_class[c]`
 /// sub-classes ([`assign_subclasses`]: `log_energy` bands, or k-means seeded from `seed` and the class), each learned
 /// as its own linear piece; [`Linear::predict`] sums the pieces' probabilities back into the class. The draws
-/// themselves are those of [`fit_linear_grouped`], so one piece per class gives exactly its model.
+/// themselves are those of [`fit_linear_grouped`], so one piece per class gives exactly its model. With
+/// `pieces.bins` of 2 or more, every feature also gets a step term ([`Linear::bin_edges`]): its edges are the
+/// `bins - 1` inner quantiles of the draws' raw values, and each bin is one more indicator column of the fit.
 pub fn fit_linear_subclasses(
     x: &[FeatureVector],
     y: &[usize],
@@ -588,8 +590,9 @@ pub fn kmeans(pts: &[FeatureVector], k: usize, seed: u64) -> Vec<usize> {
 
 /// Fits the family `opts` chooses. `groups` names each example's source (e.g. its dataset): the linear model spreads
 /// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]) and learns `subclasses[c]` linear
-/// pieces for class `c`, split by `opts.subclass_split` (see [`fit_linear_subclasses`]); the forest draws per class
-/// only (it is the compared family, not the shipped one).
+/// pieces for class `c`, split by `opts.subclass_split`, with `bins` quantile bins per feature's step term and L2
+/// penalty `alpha` (see [`fit_linear_subclasses`]); the forest draws per class only (it is the compared family, not
+/// the shipped one).
 pub fn fit(
     x: &[FeatureVector],
     y: &[usize],
