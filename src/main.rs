@@ -302,13 +302,13 @@ fn main() -> ExitCode {
                     trees,
                     max_depth,
                     seed,
-                    per_class: draws.unwrap_or(ForestParams::default().per_class),
-                    ..ForestParams::default()
+                    per_class: draws.unwrap_or(d.params.per_class),
+                    ..d.params
                 },
                 augment: !no_augment,
                 dense_rate_hz: dense_rate,
-                dense_subclasses: subclasses.unwrap_or(TrainOptions::default().dense_subclasses),
-                sparse_subclasses: sparse_subclasses.unwrap_or(TrainOptions::default().sparse_subclasses),
+                dense_subclasses: subclasses.unwrap_or(d.dense_subclasses),
+                sparse_subclasses: sparse_subclasses.unwrap_or(d.sparse_subclasses),
                 subclass_split: match subclass_split {
                     SplitArg::Energy => train::Split::Energy,
                     SplitArg::Kmeans => train::Split::KMeans,
@@ -318,7 +318,7 @@ fn main() -> ExitCode {
                 dense_alpha: alpha.unwrap_or(d.dense_alpha),
                 sparse_alpha: sparse_alpha.unwrap_or(d.sparse_alpha),
                 transit_slow_weight: transit_slow_weight.unwrap_or(d.transit_slow_weight),
-                ..TrainOptions::default()
+                ..d
             };
             if sweep {
                 sweep_cmd(&paths, folds.unwrap_or(5), &opts)

@@ -637,34 +637,72 @@ impl Model {
 pub(crate) mod tests {
     use super::*;
 
+    /// A deterministic stream of values uniform in [-0.5, 0.5) (a linear congruential generator; test inputs and
+    /// fixtures only).
+    fn uniform(mut seed: u32) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        }
+    }
+
+    /// A feature vector of values uniform in [-spread / 2, spread / 2).
+    fn random_features(next: &mut impl FnMut() -> f32, spread: f32) -> FeatureVector {
+        std::array::from_fn(|_| next() * spread)
+    }
+
+    /// The reference for a linear classifier, in f64: each sub-class's score (linear terms, plus the step of each
+    /// feature's bin found by a binary search of its edges), softmax over sub-classes, summed per class.
+    fn reference_probs(l: &Linear, x: &FeatureVector) -> [f64; N_CLASSES] {
+        let z: Vec<f64> = (0..l.subclass_of.len())
+            .map(|s| {
+                let mut z = f64::from(l.bias[s]);
+                for j in 0..N_FEATURES {
+                    z += f64::from(l.weights[s][j]) * f64::from((x[j] - l.mean[j]) / l.scale[j]);
+                }
+                let mut offset = 0;
+                for (j, e) in l.bin_edges.iter().enumerate() {
+                    z += f64::from(l.bin_weights[s][offset + e.partition_point(|&v| v <= x[j])]);
+                    offset += e.len() + 1;
+                }
+                z
+            })
+            .collect();
+        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+        let total: f64 = e.iter().sum();
+        let mut want = [0.0f64; N_CLASSES];
+        for (s, &c) in l.subclass_of.iter().enumerate() {
+            want[usize::from(c)] += e[s] / total;
+        }
+        want
+    }
+
+    /// Asserts that `l`'s reference form and its folded form agree on `x` within 1e-4 per class.
+    fn assert_forms_agree(l: &Linear, f: &FoldedLinear, x: &FeatureVector) {
+        let (a, b) = (l.predict(x), f.predict(x));
+        for k in 0..N_CLASSES {
+            assert!((a[k] - b[k]).abs() < 1e-4, "{a:?} vs {b:?}");
+        }
+    }
+
     #[test]
     fn folded_linear_matches_the_reference_form() {
         let model = Model::embedded().unwrap();
         let Classifier::Linear(l) = &model.file().dense else { panic!("the embedded model is linear") };
         let f = l.fold();
-        let mut seed = 99u32;
+        let mut next = uniform(99);
         for _ in 0..200 {
-            let mut x = [0.0f32; N_FEATURES];
-            for (j, v) in x.iter_mut().enumerate() {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let u = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
-                *v = l.mean[j] + 3.0 * l.scale[j] * u;
-            }
-            let (a, b) = (l.predict(&x), f.predict(&x));
-            for k in 0..N_CLASSES {
-                assert!((a[k] - b[k]).abs() < 1e-4, "{a:?} vs {b:?}");
-            }
+            let u = random_features(&mut next, 1.0);
+            let x: FeatureVector = std::array::from_fn(|j| l.mean[j] + 3.0 * l.scale[j] * u[j]);
+            assert_forms_agree(l, &f, &x);
         }
     }
 
     /// A hand-built linear classifier with two sub-classes for `other` (index 5) and two for still (index 6), with
     /// deterministic pseudo-random weights (a test fixture, not a shipped model).
     fn subclassed_linear() -> Linear {
-        let mut seed = 7u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = uniform(7);
         let subclass_of = vec![0u8, 1, 2, 3, 4, 4, 0];
         Linear {
             mean: (0..N_FEATURES).map(|_| next()).collect(),
@@ -682,28 +720,11 @@ pub(crate) mod tests {
         let l = subclassed_linear();
         l.validate().unwrap();
         let f = l.fold();
-        let mut seed = 5u32;
+        let mut next = uniform(5);
         for _ in 0..200 {
-            let mut x = [0.0f32; N_FEATURES];
-            for v in x.iter_mut() {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 4.0;
-            }
+            let x = random_features(&mut next, 4.0);
             // Reference: softmax over the seven sub-classes in f64, summed per class.
-            let z: Vec<f64> = (0..7)
-                .map(|s| {
-                    f64::from(l.bias[s])
-                        + (0..N_FEATURES)
-                            .map(|j| f64::from(l.weights[s][j]) * f64::from((x[j] - l.mean[j]) / l.scale[j]))
-                            .sum::<f64>()
-                })
-                .collect();
-            let e: Vec<f64> = z.iter().map(|v| v.exp()).collect();
-            let total: f64 = e.iter().sum();
-            let mut want = [0.0f64; N_CLASSES];
-            for (s, &c) in l.subclass_of.iter().enumerate() {
-                want[usize::from(c)] += e[s] / total;
-            }
+            let want = reference_probs(&l, &x);
             for p in [l.predict(&x), f.predict(&x)] {
                 assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
                 for k in 0..N_CLASSES {
@@ -718,19 +739,8 @@ pub(crate) mod tests {
         let mut l = subclassed_linear();
         l.bin_edges = (0..N_FEATURES).map(|j| (0..3 + j % 3).map(|e| e as f32 * 0.4 - 0.8).collect()).collect();
         let n_bins = l.n_bins();
-        let mut seed = 11u32;
-        l.bin_weights = l
-            .subclass_of
-            .iter()
-            .map(|_| {
-                (0..n_bins)
-                    .map(|_| {
-                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                        (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut next = uniform(11);
+        l.bin_weights = l.subclass_of.iter().map(|_| (0..n_bins).map(|_| next()).collect()).collect();
         l
     }
 
@@ -739,35 +749,11 @@ pub(crate) mod tests {
         let l = binned_linear();
         l.validate().unwrap();
         let f = l.fold();
-        let mut seed = 3u32;
+        let mut next = uniform(3);
         for _ in 0..300 {
-            let mut x = [0.0f32; N_FEATURES];
-            for v in x.iter_mut() {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 3.0;
-            }
+            let x = random_features(&mut next, 3.0);
             // Reference: each feature's bin found by searching its edges, in f64.
-            let z: Vec<f64> = (0..l.subclass_of.len())
-                .map(|s| {
-                    let mut z = f64::from(l.bias[s]);
-                    let mut offset = 0;
-                    for j in 0..N_FEATURES {
-                        z += f64::from(l.weights[s][j]) * f64::from((x[j] - l.mean[j]) / l.scale[j]);
-                        let e = &l.bin_edges[j];
-                        let bin = e.partition_point(|&v| v <= x[j]);
-                        z += f64::from(l.bin_weights[s][offset + bin]);
-                        offset += e.len() + 1;
-                    }
-                    z
-                })
-                .collect();
-            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
-            let total: f64 = e.iter().sum();
-            let mut want = [0.0f64; N_CLASSES];
-            for (s, &c) in l.subclass_of.iter().enumerate() {
-                want[usize::from(c)] += e[s] / total;
-            }
+            let want = reference_probs(&l, &x);
             for p in [l.predict(&x), f.predict(&x)] {
                 for k in 0..N_CLASSES {
                     assert!((f64::from(p[k]) - want[k]).abs() < 1e-4, "{p:?} vs {want:?}");
@@ -811,11 +797,9 @@ pub(crate) mod tests {
 
     #[test]
     fn bins_count_the_edges_at_or_below_each_value() {
-        let mut seed = 17u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            ((seed >> 8) % 200) as f32 / 20.0 - 5.0
-        };
+        // Values on a 0.05 grid in [-5, 5), so edges repeat and values land on edges.
+        let mut uniform = uniform(17);
+        let mut next = move || ((uniform() + 0.5) * 200.0).floor() / 20.0 - 5.0;
         for round in 0..50 {
             // Feature j gets j % 8 edges (0 to 7); values are edges themselves, infinities, NaN or random.
             let mut real: Vec<Vec<f32>> = Vec::new();
@@ -857,17 +841,9 @@ pub(crate) mod tests {
         l.validate().unwrap();
         let f = l.fold();
         assert!(!f.hi.is_empty() && !f.lo.is_empty());
-        let mut seed = 8u32;
+        let mut next = uniform(8);
         for _ in 0..100 {
-            let mut x = [0.0f32; N_FEATURES];
-            for v in x.iter_mut() {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                *v = ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 3.0;
-            }
-            let (a, b) = (l.predict(&x), f.predict(&x));
-            for k in 0..N_CLASSES {
-                assert!((a[k] - b[k]).abs() < 1e-4, "{a:?} vs {b:?}");
-            }
+            assert_forms_agree(&l, &f, &random_features(&mut next, 3.0));
         }
     }
 

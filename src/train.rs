@@ -283,14 +283,14 @@ impl Pieces {
 }
 
 /// Bin edges of one feature: the `bins - 1` inner quantiles of `values` (sorted in place), duplicates dropped so
-/// the edges increase strictly. Deterministic.
+/// the edges increase strictly. Deterministic. `bins` is at most `MAX_BIN_EDGES + 1` ([`fit_linear_subclasses`]
+/// refuses more).
 fn quantile_edges(values: &mut [f32], bins: usize) -> Vec<f32> {
     values.sort_by(f32::total_cmp);
     let mut edges: Vec<f32> = Vec::new();
     if values.is_empty() {
         return edges;
     }
-    let bins = bins.min(MAX_BIN_EDGES + 1);
     for q in 1..bins {
         let v = values[(q * values.len() / bins).min(values.len() - 1)];
         if v.is_finite() && edges.last().is_none_or(|&l| v > l) {
@@ -589,31 +589,22 @@ pub fn kmeans(pts: &[FeatureVector], k: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Fits the family `opts` chooses. `groups` names each example's source (e.g. its dataset): the linear model spreads
-/// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]) and learns `subclasses[c]` linear
-/// pieces for class `c`, split by `opts.subclass_split`, with `bins` quantile bins per feature's step term and L2
-/// penalty `alpha` (see [`fit_linear_subclasses`]); the forest draws per class only (it is the compared family, not
-/// the shipped one).
+/// each class's draws over them (`opts.balance`, see [`fit_linear_grouped`]) and takes the shape `shape` (pieces per
+/// class, step terms, penalty; see [`fit_linear_subclasses`]); the forest draws per class only (it is the compared
+/// family, not the shipped one).
 pub fn fit(
     x: &[FeatureVector],
     y: &[usize],
     groups: &[u32],
     opts: &TrainOptions,
-    subclasses: &[usize; N_CLASSES],
-    bins: usize,
-    alpha: f64,
+    shape: &Pieces,
 ) -> Result<Classifier, TrainError> {
     let p = &opts.params;
     Ok(match opts.family {
         Family::Forest => Classifier::Forest(fit_forest(x, y, p)?),
-        Family::Linear => Classifier::Linear(fit_linear_subclasses(
-            x,
-            y,
-            groups,
-            opts.balance,
-            p.per_class,
-            &Pieces { per_class: *subclasses, split: opts.subclass_split, bins, alpha },
-            p.seed,
-        )?),
+        Family::Linear => {
+            Classifier::Linear(fit_linear_subclasses(x, y, groups, opts.balance, p.per_class, shape, p.seed)?)
+        }
     })
 }
 
@@ -978,6 +969,28 @@ pub fn learned_from(meta: &TraceMeta, exclusions: &[Exclusion]) -> bool {
     })
 }
 
+impl TrainOptions {
+    /// The dense linear classifier's shape: its pieces, their split, its step terms and its penalty.
+    pub fn dense_shape(&self) -> Pieces {
+        Pieces {
+            per_class: self.dense_subclasses,
+            split: self.subclass_split,
+            bins: self.dense_bins,
+            alpha: self.dense_alpha,
+        }
+    }
+
+    /// The sparse linear classifier's shape.
+    pub fn sparse_shape(&self) -> Pieces {
+        Pieces {
+            per_class: self.sparse_subclasses,
+            split: self.subclass_split,
+            bins: self.sparse_bins,
+            alpha: self.sparse_alpha,
+        }
+    }
+}
+
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
@@ -1128,8 +1141,8 @@ pub fn build_model<'a>(
     trained_on: String,
 ) -> Result<Model, TrainError> {
     let e = examples(sets, opts);
-    let dense = fit(&e.dx, &e.dy, &e.dg, opts, &opts.dense_subclasses, opts.dense_bins, opts.dense_alpha)?;
-    let sparse = fit(&e.sx, &e.sy, &e.sg, opts, &opts.sparse_subclasses, opts.sparse_bins, opts.sparse_alpha)?;
+    let dense = fit(&e.dx, &e.dy, &e.dg, opts, &opts.dense_shape())?;
+    let sparse = fit(&e.sx, &e.sy, &e.sg, opts, &opts.sparse_shape())?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
