@@ -292,7 +292,7 @@ impl FeatureExtractor {
         let v_zcr = zc as f32 * RATE_HZ / (n - 1.0);
 
         let [p10, p50, p90] = percentiles(m, &mut wk.bucket, pick, [10, 50, 90]);
-        let m_max = m.iter().copied().fold(0.0f32, f32::max);
+        let m_max = max_non_negative(m);
 
         // Spectra: the vertical component and the centred magnitude share one FFT, the horizontal plane another.
         for x in m.iter_mut() {
@@ -450,6 +450,20 @@ fn sum(x: &[f32; WINDOW_LEN]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// The largest value of a window of magnitudes (never NaN, never negative), 0 for an all-zero window. Eight
+/// running maxima with a plain comparison vectorise; `f32::max` must treat NaN specially and stays one serial
+/// chain. Exact either way: a maximum does not depend on the order it is taken in.
+fn max_non_negative(x: &[f32; WINDOW_LEN]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for ch in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    acc.iter().chain(chunks.remainder()).fold(0.0f32, |a, &v| if v > a { v } else { a })
 }
 
 /// Dot product with eight independent accumulators (see [`sum`]).
@@ -720,6 +734,20 @@ mod tests {
         power_plane(&fx.fft, &mut fx.fft_buf, &a, &b, &mut plane);
         let sum: Vec<f32> = na.iter().zip(&nb).map(|(x, y)| x + y).collect();
         assert_close(&plane, &sum);
+    }
+
+    #[test]
+    fn the_lane_wise_maximum_is_the_maximum_wherever_it_sits() {
+        assert_eq!(max_non_negative(&[0.0; WINDOW_LEN]), 0.0);
+        // The largest value in every position: the lanes, the last full chunk and the remainder (100 = 12 x 8 + 4).
+        let base = noise(77).map(f32::abs);
+        let top = base.iter().copied().fold(0.0f32, f32::max);
+        for i in 0..WINDOW_LEN {
+            let mut x = base;
+            x[i] = top + 1.0 + i as f32;
+            assert_eq!(max_non_negative(&x), x[i], "largest at {i}");
+        }
+        assert_eq!(max_non_negative(&base), top);
     }
 
     #[test]

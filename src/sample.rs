@@ -74,13 +74,15 @@ pub(crate) fn check_parts(accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) -> 
     }
 }
 
-/// Whether every component is finite and at most `max` in magnitude. NaN fails every comparison and infinity
-/// exceeds `max`. The sum of magnitudes (NaN and infinity carry through it) settles almost every real sample
-/// with one comparison; only a sum above `max` needs the per-component test.
+/// Whether every component is finite and at most `max` (a positive finite bound) in magnitude. Compared as bit
+/// patterns with the sign cleared: for non-negative IEEE 754 floats the bit patterns order like the values, and
+/// infinity and every NaN pattern lie above every finite value, so one integer maximum and one comparison decide
+/// it with no branch (this runs once or twice per input sample).
 #[inline(always)]
 fn within(v: &Vector3<f32>, max: f32) -> bool {
-    let (x, y, z) = (v.x.abs(), v.y.abs(), v.z.abs());
-    x + y + z <= max || ((x <= max) & (y <= max) & (z <= max))
+    const MAGNITUDE: u32 = 0x7fff_ffff;
+    let largest = (v.x.to_bits() & MAGNITUDE).max(v.y.to_bits() & MAGNITUDE).max(v.z.to_bits() & MAGNITUDE);
+    largest <= max.to_bits()
 }
 
 /// The error for a sample [`check_parts`] refused: the first bad component, accelerometer before gyroscope.

@@ -79,24 +79,39 @@ const SLOW_W: [f32; WINDOW_LEN] = {
     w
 };
 
+/// The weights within one full segment of a slow view (`m / SLOW_STRIDE`, the values [`SLOW_W`] repeats).
+const SEGMENT_W: [f32; SLOW_STRIDE] = {
+    let mut w = [0.0f32; SLOW_STRIDE];
+    let mut m = 0;
+    while m < SLOW_STRIDE {
+        w[m] = m as f32 / SLOW_STRIDE as f32;
+        m += 1;
+    }
+    w
+};
+
 /// The slow view of a window: the accelerometer point-sampled every [`SLOW_STRIDE`] grid samples and linearly
 /// interpolated back onto the grid. It is what the same motion looks like through a low-rate, event-driven logger,
 /// so that the classifier trained on such logs can also judge full-rate input (see `model`).
 pub fn slow_view(src: &WindowView, out: &mut WindowView) {
-    let last = WINDOW_LEN - 1;
+    // The full segments are fixed-size chunks with the same weights (m / 8) each, so each is a few SIMD operations
+    // (segment bounds computed per segment kept the compiler from vectorising); the last, shorter segment runs to
+    // the window's last sample.
+    const FULL: usize = (WINDOW_LEN - 1) / SLOW_STRIDE;
+    const TAIL: usize = FULL * SLOW_STRIDE;
+    const _: () = assert!(TAIL < WINDOW_LEN - 1, "the last segment must hold samples after its first point");
     for (a, o) in src.accel.iter().zip(out.accel.iter_mut()) {
-        // Segment by segment, so that each is a contiguous run (it vectorises); the last point closes the last one.
-        let mut i = 0;
-        while i < last {
-            let j = (i + SLOW_STRIDE).min(last);
-            let (lo, hi) = (a[i], a[j]);
-            for (o, &w) in o[i..j].iter_mut().zip(&SLOW_W[i..j]) {
+        let (full, tail) = o.split_at_mut(TAIL);
+        for (seg, (o, ends)) in full.chunks_exact_mut(SLOW_STRIDE).zip(a.chunks_exact(SLOW_STRIDE)).enumerate() {
+            let (lo, hi) = (ends[0], a[(seg + 1) * SLOW_STRIDE]);
+            for (o, &w) in o.iter_mut().zip(&SEGMENT_W) {
                 *o = lo + (hi - lo) * w;
             }
-            i = j;
         }
-        let lo = a[(last - 1) / SLOW_STRIDE * SLOW_STRIDE];
-        o[last] = lo + (a[last] - lo) * SLOW_W[last];
+        let (lo, hi) = (a[TAIL], a[WINDOW_LEN - 1]);
+        for (o, &w) in tail.iter_mut().zip(&SLOW_W[TAIL..]) {
+            *o = lo + (hi - lo) * w;
+        }
     }
     out.up = src.up;
     out.gravity_fraction = src.gravity_fraction;

@@ -1,5 +1,6 @@
-//! Property tests: streaming is chunk-independent, a refused sample leaves no trace, on-grid resampling is the
-//! identity, features are orientation-invariant and finite, model files round-trip to identical bytes.
+//! Property tests: streaming is chunk-independent, a refused sample leaves no trace, a sample passes exactly when
+//! every component is finite and in range, on-grid resampling is the identity, features are orientation-invariant
+//! and finite, model files round-trip to identical bytes.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -152,6 +153,59 @@ proptest! {
         drain(&mut clean, &mut want);
         prop_assert!(!want.is_empty());
         prop_assert_eq!(got, want);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A sample is accepted exactly when every component is finite and within its physical bound, for any bit pattern
+// (the check compares bit patterns, so NaN payloads, signed zeros, subnormals and the bounds themselves matter).
+
+/// Any bit pattern, weighted towards the edges the check must get right.
+fn any_component() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        any::<u32>().prop_map(f32::from_bits),
+        prop::sample::select(vec![
+            0.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            -f32::from_bits(1),
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0xffff_ffff),
+            MAX_ACCEL_MS2,
+            -MAX_ACCEL_MS2,
+            f32::from_bits(MAX_ACCEL_MS2.to_bits() + 1),
+            -f32::from_bits(MAX_ACCEL_MS2.to_bits() + 1),
+            MAX_GYRO_RADS,
+            -MAX_GYRO_RADS,
+            f32::from_bits(MAX_GYRO_RADS.to_bits() + 1),
+            f32::from_bits(MAX_GYRO_RADS.to_bits() - 1),
+        ]),
+        -2.0 * MAX_ACCEL_MS2..2.0 * MAX_ACCEL_MS2,
+    ]
+}
+
+fn plainly_within(v: [f32; 3], max: f32) -> bool {
+    v.iter().all(|c| c.is_finite() && c.abs() <= max)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_sample_passes_exactly_when_every_component_is_finite_and_in_range(
+        accel in [any_component(), any_component(), any_component()],
+        gyro in prop::option::of([any_component(), any_component(), any_component()]),
+    ) {
+        let sample = match gyro {
+            Some(g) => Sample::with_gyro(0, accel, g),
+            None => Sample::accel(0, accel[0], accel[1], accel[2]),
+        };
+        let want = plainly_within(accel, MAX_ACCEL_MS2) && gyro.is_none_or(|g| plainly_within(g, MAX_GYRO_RADS));
+        prop_assert_eq!(sample.check_values().is_ok(), want, "{:?} {:?}", accel, gyro);
     }
 }
 
