@@ -772,17 +772,19 @@ pub(crate) mod tests {
 
     proptest::proptest! {
         /// The shipped dense classifier (with its step terms) gives the same probabilities in its live, folded form
-        /// as in its reference form, for any finite feature vector, including values far outside the training
-        /// range and values exactly on a bin edge.
+        /// as in its reference form, for any feature vector within 30 standard deviations of the training mean
+        /// (far outside the training range) and for values exactly on a bin edge. Further out the scores grow so
+        /// large that the two forms' f32 rounding alone (about 1e-7 of a score in the thousands) moves the
+        /// probabilities of two close classes by more than the tolerance: a test of summation order, not of bins.
         #[test]
         fn folded_step_terms_match_the_reference_for_any_input(
-            x in proptest::collection::vec(-1.0e3f32..1.0e3, N_FEATURES),
+            u in proptest::collection::vec(-30.0f32..30.0, N_FEATURES),
             on_edge in proptest::collection::vec(proptest::prelude::any::<Option<proptest::sample::Index>>(), N_FEATURES),
         ) {
             let model = Model::embedded().unwrap();
             let Classifier::Linear(l) = &model.file().dense else { panic!("the embedded model is linear") };
             proptest::prop_assert!(!l.bin_edges.is_empty(), "the shipped dense classifier has step terms");
-            let mut v: FeatureVector = x.try_into().unwrap();
+            let mut v: FeatureVector = std::array::from_fn(|j| l.mean[j] + l.scale[j] * u[j]);
             for (j, pick) in on_edge.iter().enumerate() {
                 if let (Some(i), false) = (pick, l.bin_edges[j].is_empty()) {
                     v[j] = l.bin_edges[j][i.index(l.bin_edges[j].len())];
