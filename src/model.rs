@@ -179,8 +179,8 @@ pub struct Linear {
     pub bin_weights: Vec<Vec<f32>>,
 }
 
-/// Upper bound on a feature's bin edges in a [`Linear`] model (8 bins). The live form searches a feature's edges as
-/// one 8-lane comparison, the edges padded with +inf.
+/// Upper bound on a feature's bin edges in a [`Linear`] model (8 bins). The live form counts every feature's bin
+/// with one lane-wise comparison per edge rank, so the rank count is bounded.
 pub const MAX_BIN_EDGES: usize = 7;
 
 impl Linear {
@@ -247,7 +247,7 @@ impl Linear {
 
     /// The bin of feature value `v` among `edges`: the number of edges at or below it.
     #[inline]
-    fn bin_of(edges: &[f32], v: f32) -> usize {
+    pub(crate) fn bin_of(edges: &[f32], v: f32) -> usize {
         edges.iter().filter(|&&e| e <= v).count()
     }
 
@@ -715,16 +715,15 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn subclass_probabilities_sum_into_their_classes() {
-        let l = subclassed_linear();
+    /// Asserts that both forms of `l` give [`reference_probs`] within 1e-4 per class on `cases` feature vectors of
+    /// the given spread (seeded), and probabilities that sum to 1.
+    fn assert_both_forms_match_the_reference(l: &Linear, seed: u32, cases: usize, spread: f32) {
         l.validate().unwrap();
         let f = l.fold();
-        let mut next = uniform(5);
-        for _ in 0..200 {
-            let x = random_features(&mut next, 4.0);
-            // Reference: softmax over the seven sub-classes in f64, summed per class.
-            let want = reference_probs(&l, &x);
+        let mut next = uniform(seed);
+        for _ in 0..cases {
+            let x = random_features(&mut next, spread);
+            let want = reference_probs(l, &x);
             for p in [l.predict(&x), f.predict(&x)] {
                 assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
                 for k in 0..N_CLASSES {
@@ -732,6 +731,12 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn subclass_probabilities_sum_into_their_classes() {
+        // Reference: softmax over the seven sub-classes in f64, summed per class.
+        assert_both_forms_match_the_reference(&subclassed_linear(), 5, 200, 4.0);
     }
 
     /// [`subclassed_linear`] with step terms: three to five bin edges per feature.
@@ -747,19 +752,8 @@ pub(crate) mod tests {
     #[test]
     fn binned_terms_add_one_step_per_feature_in_both_forms() {
         let l = binned_linear();
-        l.validate().unwrap();
-        let f = l.fold();
-        let mut next = uniform(3);
-        for _ in 0..300 {
-            let x = random_features(&mut next, 3.0);
-            // Reference: each feature's bin found by searching its edges, in f64.
-            let want = reference_probs(&l, &x);
-            for p in [l.predict(&x), f.predict(&x)] {
-                for k in 0..N_CLASSES {
-                    assert!((f64::from(p[k]) - want[k]).abs() < 1e-4, "{p:?} vs {want:?}");
-                }
-            }
-        }
+        // Reference: each feature's bin found by searching its edges, in f64.
+        assert_both_forms_match_the_reference(&l, 3, 300, 3.0);
         // A value exactly on an edge belongs to the bin above it; moving one feature across an edge changes the
         // scores by that feature's step and nothing else.
         let mut x = [0.0f32; N_FEATURES];
@@ -790,10 +784,7 @@ pub(crate) mod tests {
                     v[j] = l.bin_edges[j][i.index(l.bin_edges[j].len())];
                 }
             }
-            let (a, b) = (l.predict(&v), l.fold().predict(&v));
-            for k in 0..N_CLASSES {
-                proptest::prop_assert!((a[k] - b[k]).abs() < 1e-4, "{:?} vs {:?}", a, b);
-            }
+            assert_forms_agree(l, &l.fold(), &v);
         }
     }
 

@@ -292,7 +292,8 @@ fn quantile_edges(values: &mut [f32], bins: usize) -> Vec<f32> {
         return edges;
     }
     for q in 1..bins {
-        let v = values[(q * values.len() / bins).min(values.len() - 1)];
+        // q < bins, so the index stays below the length.
+        let v = values[q * values.len() / bins];
         if v.is_finite() && edges.last().is_none_or(|&l| v > l) {
             edges.push(v);
         }
@@ -408,8 +409,7 @@ pub fn fit_linear_subclasses(
             records[(r, j)] = f64::from(p[j]);
         }
         for (j, e) in bin_edges.iter().enumerate() {
-            let bin = e.iter().filter(|&&v| v <= x[rows[r]][j]).count();
-            records[(r, bin_col[j] + bin)] = 1.0;
+            records[(r, bin_col[j] + Linear::bin_of(e, x[rows[r]][j]))] = 1.0;
         }
     }
     let targets = Array1::from_vec(sub);
