@@ -27,7 +27,7 @@
 //!
 //! Each purpose of a record has a channel with an `AtomicU64` epoch. A [`Session`] remembers the epoch it was
 //! opened at and compares it on every `push` with one `Acquire` load. The session's signal buffers (the
-//! [`crate::pipeline::Pipeline`] and its event queue) live in an `Arc<Mutex<..>>` that the channel also references
+//! streaming pipeline and its event queue) live in an `Arc<Mutex<..>>` that the channel also references
 //! through a `Weak`. The session is the only user of that mutex except a purge, so on the hot path the lock is an
 //! uncontended compare-and-swap (no syscall, no allocation).
 //!
