@@ -604,6 +604,8 @@ fn train_cmd(
             extra.push_str(&line(&format!("{:?} (shipped)", opts.family), &report));
             for (name, robustness) in [
                 ("test folds decimated to 20 Hz", TestTransform { decimate: Some(20.0), ..TestTransform::default() }),
+                // The slowest rate the library promises for full-rate (dense) decisions.
+                ("test folds decimated to 10 Hz", TestTransform { decimate: Some(10.0), ..TestTransform::default() }),
                 ("test traces rotated (seed 1)", TestTransform { rotate: Some(1), ..TestTransform::default() }),
                 (
                     "test traces with gravity removed",
