@@ -471,3 +471,36 @@ fn a_live_gate_detects_a_file_changed_behind_its_back() {
     // Another key is refused too.
     assert!(Gate::open(&path, OTHER_KEY, P, 1).is_err());
 }
+
+#[test]
+fn a_withdrawal_that_could_not_be_written_survives_freeing_every_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    let path = sub.join("consent.json");
+    let gate = Gate::open(&path, KEY, P, 1).unwrap();
+    gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
+    let session = gate.open_session_at(2).unwrap();
+    let granted = fs::read(&path).unwrap();
+    // The write fails (the directory is gone), as on a full or read-only disk: the old record stays behind.
+    fs::remove_file(&path).unwrap();
+    fs::remove_dir(&sub).unwrap();
+    assert!(matches!(gate.withdraw(3), Err(ConsentError::Io { .. })));
+    fs::create_dir(&sub).unwrap();
+    fs::write(&path, &granted).unwrap();
+    drop(session);
+    drop(gate);
+    // Every handle is gone and the file on disk still grants: a new gate must not bring the grant back. It
+    // retries the write, which now succeeds.
+    let gate = Gate::open(&path, KEY, P, 1).unwrap();
+    assert_eq!(gate.state(), ConsentState::Withdrawn { at_unix_ms: 3 });
+    assert!(matches!(gate.open_session(), Err(ConsentError::Gated(Gated::Withdrawn))));
+    drop(gate);
+    let reread = Gate::open(&path, KEY, P, 1).unwrap();
+    assert_eq!(reread.state(), ConsentState::Withdrawn { at_unix_ms: 3 });
+    assert!(reread.log().iter().any(|e| e.event == AuditEvent::Withdrawn), "the retried withdrawal is on disk");
+    // A new grant is the user's decision and ends the pending withdrawal.
+    reread.grant(4, CollectionMethod::Api, Sensors::ALL).unwrap();
+    drop(reread);
+    assert!(Gate::open(&path, KEY, P, 1).unwrap().open_session().is_ok());
+}

@@ -421,6 +421,18 @@ impl Shared {
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Shared>>>;
 
+/// Withdrawals that could not be written, by record (canonical path) and purpose, with their time. Held strongly for
+/// the life of the process, apart from the records' own (weakly registered) state: otherwise freeing the last gate
+/// and session after a failed write would drop the in-memory withdrawal, and a gate opened again would read the
+/// grant back from disk. Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the
+/// write; a successful grant, deny or withdraw of the purpose clears the entry.
+type UnpersistedWithdrawals = Mutex<HashMap<(PathBuf, String), u64>>;
+
+fn unpersisted_withdrawals() -> &'static UnpersistedWithdrawals {
+    static PENDING: OnceLock<UnpersistedWithdrawals> = OnceLock::new();
+    PENDING.get_or_init(Default::default)
+}
+
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(Default::default)
@@ -499,7 +511,31 @@ impl Gate {
         let channel = shared.channel(purpose);
         let gate = Gate { shared, channel, purpose: purpose.to_owned(), policy_version };
         gate.detect_policy_change()?;
+        gate.retry_unpersisted_withdrawal();
         Ok(gate)
+    }
+
+    /// A withdrawal of this record and purpose that an earlier gate could not write: report it (the state is
+    /// `Withdrawn` from here on) and try the write again. A failure leaves it pending for the next open; the gate
+    /// is returned either way, failing closed.
+    fn retry_unpersisted_withdrawal(&self) {
+        let pending = lock(unpersisted_withdrawals()).get(&self.pending_key()).copied();
+        if let Some(at_unix_ms) = pending {
+            self.channel.withdrawn_at.store(at_unix_ms, Ordering::Release);
+            self.channel.withdrawn_unpersisted.store(true, Ordering::Release);
+            // On success `withdraw` clears both the flag and the pending entry; on failure it keeps them.
+            let _ = self.withdraw(at_unix_ms);
+        }
+    }
+
+    fn pending_key(&self) -> (PathBuf, String) {
+        (self.shared.canonical.clone(), self.purpose.clone())
+    }
+
+    /// Records that this purpose's withdrawal is on disk (or was overridden by a newer decision that is).
+    fn withdrawal_persisted(&self) {
+        self.channel.withdrawn_unpersisted.store(false, Ordering::Release);
+        lock(unpersisted_withdrawals()).remove(&self.pending_key());
     }
 
     fn detect_policy_change(&self) -> Result<(), ConsentError> {
@@ -582,7 +618,7 @@ impl Gate {
         e.counts.sessions_stopped = report.sessions_stopped;
         e.counts.bytes_purged = report.bytes_wiped;
         store.append(e)?;
-        self.channel.withdrawn_unpersisted.store(false, Ordering::Release);
+        self.withdrawal_persisted();
         Ok(())
     }
 
@@ -599,14 +635,17 @@ impl Gate {
         e.counts.sessions_stopped = report.sessions_stopped;
         e.counts.bytes_purged = report.bytes_wiped;
         store.append(e)?;
-        self.channel.withdrawn_unpersisted.store(false, Ordering::Release);
+        self.withdrawal_persisted();
         Ok(())
     }
 
     /// Withdraws consent. Before this returns, every open session of this purpose (on any thread) is stopped and its
     /// buffers are zeroized; the report says how many sessions and bytes. Logged when there was a grant (current or
     /// for an older policy); otherwise nothing is logged. If the record cannot be written, the withdrawal still takes
-    /// effect in memory and the I/O error is returned (retry to persist it).
+    /// effect in memory and the I/O error is returned (retry to persist it). It stays in effect for the rest of
+    /// the process even after every gate and session is freed: a gate opened again on the record reports
+    /// `Withdrawn` and retries the write. Only a process that ends before any retry succeeds loses it (the record
+    /// on disk still holds the grant), so hosts should retry until this returns `Ok`.
     pub fn withdraw(&self, at_unix_ms: u64) -> Result<PurgeReport, ConsentError> {
         let mut store = lock(&self.shared.store);
         let had_grant = matches!(
@@ -615,6 +654,8 @@ impl Gate {
         );
         let report = self.channel.purge(Gated::Withdrawn);
         if !had_grant {
+            // Nothing on disk grants this purpose any more (a pending withdrawal's record was overwritten since).
+            self.withdrawal_persisted();
             return Ok(report);
         }
         let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Withdrawn, &self.purpose, self.policy_version);
@@ -622,12 +663,13 @@ impl Gate {
         e.counts.bytes_purged = report.bytes_wiped;
         match store.append(e) {
             Ok(_) => {
-                self.channel.withdrawn_unpersisted.store(false, Ordering::Release);
+                self.withdrawal_persisted();
                 Ok(report)
             }
             Err(err) => {
                 self.channel.withdrawn_at.store(at_unix_ms, Ordering::Release);
                 self.channel.withdrawn_unpersisted.store(true, Ordering::Release);
+                lock(unpersisted_withdrawals()).insert(self.pending_key(), at_unix_ms);
                 Err(err)
             }
         }
