@@ -13,7 +13,8 @@
  *     serialized by an internal lock). mg_gate_free must not race with another call on the same gate.
  *   - mg_session: used by one thread at a time (typically the sensor thread): mg_session_push,
  *     mg_session_next_event and mg_session_free on the same session must not run concurrently; it may move
- *     between threads. mg_session_status may be called from any thread.
+ *     between threads. mg_session_status may be called from any thread, also during a push on another
+ *     thread, but never concurrently with (or after) mg_session_free.
  *   - While a session is pushed on a sensor thread, mg_gate_withdraw (or grant / deny / re-opening the gate with
  *     a newer policy version) may be called from the UI thread: before it returns, the session is stopped and its
  *     buffers are zeroized; the push in progress stops at the next sample and returns MG_GATED_WITHDRAWN.
@@ -22,7 +23,8 @@
  *
  * POINTERS
  *   Every pointer argument may be NULL (-> MG_ERR_INVALID_ARGUMENT); *_free(NULL) is a no-op. No function panics
- *   across the boundary (an internal panic is MG_ERR_INTERNAL). Handles must be live (not freed).
+ *   across the boundary (an internal panic is MG_ERR_INTERNAL). Handles must be live (not freed). Pointers to
+ *   structs must be aligned for their type (else MG_ERR_INVALID_ARGUMENT); strings are at most MG_MAX_STRING bytes.
  */
 
 
@@ -49,6 +51,11 @@
  * Largest `n` accepted by `mg_session_push` in one call (push longer recordings in chunks).
  */
 #define MG_MAX_PUSH (1 << 24)
+
+/**
+ * Longest string argument accepted, in bytes without the NUL (paths included): the scan for the NUL stops here.
+ */
+#define MG_MAX_STRING 4096
 
 /**
  * Status returned by every function of this API (except the string getters and the `*_free` functions).
@@ -380,7 +387,9 @@ enum mg_status mg_session_open(struct mg_gate *gate,
  * While consent holds, `n == 0` is `MG_OK` whatever `samples` is; `n > 0` with `samples == NULL`, or
  * `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error` names its index and
  * field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
- * touches nothing. Does not allocate.
+ * touches nothing. `samples` must be aligned for `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a
+ * gyroscope grant, gyroscope readings are not even copied. Samples pass through a 64-sample stack buffer that is
+ * zeroed before the call returns. Does not allocate when it succeeds (an error's message does).
  *
  * # Safety
  * `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable
@@ -401,10 +410,13 @@ enum mg_status mg_session_next_event(struct mg_session *session,
                                      struct mg_event *out);
 
 /**
- * `MG_OK` while the session may classify, else the gated status (why it was stopped). Cheap (one atomic load).
+ * `MG_OK` while the session may classify, else the gated status (why it was stopped; also the last error).
+ * Cheap (one atomic load while consent holds). May be called on any thread, also while another thread is inside
+ * `mg_session_push` or `mg_session_next_event` on the same session, but never concurrently with (or after)
+ * `mg_session_free`.
  *
  * # Safety
- * `session` is NULL or a live session.
+ * `session` is NULL or a live session that no other thread is freeing.
  */
 enum mg_status mg_session_status(const struct mg_session *session);
 

@@ -85,4 +85,4 @@ pub use consent::{CollectionMethod, ConsentError, ConsentState, Gate, Gated, Pur
 pub use event::{ActivityEvent, EventKind};
 pub use model::{Model, ModelError};
 pub use sample::{Activity, Label, Sample, SampleError};
-pub use session::{Session, SessionError};
+pub use session::{Session, SessionError, SessionStatus};

@@ -64,6 +64,37 @@ impl SessionCell {
     }
 }
 
+/// `Ok` while the purpose's epoch is the one a session was opened at, else why it was stopped.
+#[inline]
+fn check(cell: &SessionCell, channel: &Channel, epoch: u64) -> Result<(), Gated> {
+    if channel.epoch() == epoch {
+        Ok(())
+    } else {
+        // The reason recorded for this session, or (while the purge is still on its way to it) the channel's.
+        match cell.stopped.load(Ordering::Acquire) {
+            0 => Err(channel.reason()),
+            r => Err(Gated::from_u8(r)),
+        }
+    }
+}
+
+/// A read-only view of one session's consent status, from [`Session::status_probe`]: `Send + Sync`, holds no
+/// signal data, and stays valid after the session is dropped (it then reports why the session was stopped, or
+/// `None` if it was closed while consent held).
+#[derive(Debug, Clone)]
+pub struct SessionStatus {
+    cell: Arc<SessionCell>,
+    channel: Arc<Channel>,
+    epoch: u64,
+}
+
+impl SessionStatus {
+    /// `None` while consent holds for the session, else why it is stopped (one atomic load).
+    pub fn gated(&self) -> Option<Gated> {
+        check(&self.cell, &self.channel, self.epoch).err()
+    }
+}
+
 /// A live classification session for one purpose. Not `Serialize`, not `Clone`; `Send` so a sensor thread can own
 /// it. Dropping it wipes its buffers and logs `session_closed`.
 #[derive(Debug)]
@@ -111,15 +142,19 @@ impl Session {
 
     #[inline]
     fn check(&self) -> Result<(), Gated> {
-        if self.channel.epoch() == self.epoch {
-            Ok(())
-        } else {
-            // The reason recorded for this session, or (while the purge is still on its way to it) the channel's.
-            match self.cell.stopped.load(Ordering::Acquire) {
-                0 => Err(self.channel.reason()),
-                r => Err(Gated::from_u8(r)),
-            }
-        }
+        check(&self.cell, &self.channel, self.epoch)
+    }
+
+    /// A probe of this session's consent status that another thread can hold and read while this session is in
+    /// use (for example a UI thread polling while a sensor thread pushes). It shares no buffer with the session.
+    pub fn status_probe(&self) -> SessionStatus {
+        SessionStatus { cell: self.cell.clone(), channel: self.channel.clone(), epoch: self.epoch }
+    }
+
+    /// Whether the grant this session was opened under covers the gyroscope (when not, gyroscope readings are
+    /// dropped before any buffer).
+    pub fn gyroscope_allowed(&self) -> bool {
+        self.gyroscope_allowed
     }
 
     /// The session id (the `seq` of its `session_opened` entry).

@@ -46,17 +46,21 @@ fn note_alloc() {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_alloc();
+        // SAFETY: the caller's `GlobalAlloc` contract holds for these arguments, and `System` takes the same one.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note_alloc();
+        // SAFETY: the caller's `GlobalAlloc` contract holds for these arguments, and `System` takes the same one.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note_alloc();
+        // SAFETY: the caller's `GlobalAlloc` contract holds for these arguments, and `System` takes the same one.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's `GlobalAlloc` contract holds for these arguments, and `System` takes the same one.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

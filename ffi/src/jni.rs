@@ -2,7 +2,8 @@
 //! ABI function of the same name. Handles travel as Java `long`s; every method returns the `mg_status` as an `int`
 //! and the Java classes (`Gate`, `Session`) turn non-OK statuses into `MotiongateException`s.
 //!
-//! Panics are caught twice: by `EnvUnowned::with_env` here and by the C functions themselves.
+//! Panics are caught by `EnvUnowned::with_env` here, and again by the C functions this calls (`sessionPush` calls
+//! the C ABI's internal chunked push directly, so that it can copy the Java arrays a chunk at a time).
 
 use std::ffi::{c_char, CStr, CString};
 
@@ -64,12 +65,20 @@ pub extern "system" fn Java_org_motiongate_Native_gateOpen<'l>(
         if key.is_null() {
             return Ok(invalid("key is null"));
         }
-        let key = env.convert_byte_array(&key)?;
+        if key.len(env)? > MAX_KEY_LEN {
+            return Ok(invalid("the record key must be 16 to 1024 bytes"));
+        }
+        let Ok(policy_version) = u32::try_from(policy_version) else {
+            return Ok(invalid("policyVersion is negative"));
+        };
+        let mut key = env.convert_byte_array(&key)?;
         let mut gate: *mut mg_gate = std::ptr::null_mut();
         // SAFETY: valid NUL-terminated strings, a live key buffer of `key.len()` bytes, a writable out pointer.
         let s = unsafe {
-            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version as u32, &mut gate)
+            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version, &mut gate)
         };
+        // The core keeps its own (zeroizing) copy of the key; this one is wiped before it is freed.
+        wipe_slice(&mut key, 0);
         out.set_region(env, 0, &[gate as usize as jlong])?;
         Ok(status(s))
     })
@@ -199,38 +208,47 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
         if has_gyro && gyro.len(env)? < 3 * n {
             return Ok(invalid("gyro must be null or hold 3n values"));
         }
-        let mut t = vec![0i64; n];
-        let mut a = vec![0f32; 3 * n];
-        let mut g = vec![0f32; if has_gyro { 3 * n } else { 0 }];
-        t_ns.get_region(env, 0, &mut t)?;
-        accel.get_region(env, 0, &mut a)?;
-        if has_gyro {
-            gyro.get_region(env, 0, &mut g)?;
-        }
-        let mut samples: Vec<mg_sample> = (0..n)
-            .map(|i| {
-                let gy = |k: usize| if has_gyro { g[3 * i + k] } else { 0.0 };
-                mg_sample {
-                    t_ns: t[i],
-                    ax: a[3 * i],
-                    ay: a[3 * i + 1],
-                    az: a[3 * i + 2],
-                    gx: gy(0),
-                    gy: gy(1),
-                    gz: gy(2),
+        // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
+        let session = match unsafe { session_mut(handle(session)) } {
+            Ok(s) => s,
+            Err(s) => return Ok(status(s)),
+        };
+        // The Java arrays are copied a chunk at a time into stack buffers that are zeroed on every exit (they hold
+        // raw motion): memory stays bounded whatever `n` is, and nothing raw is left behind on the heap.
+        let mut t: WipedBuf<i64, CHUNK> = WipedBuf::new(0);
+        let mut a: WipedBuf<f32, { 3 * CHUNK }> = WipedBuf::new(0.0);
+        let mut g: WipedBuf<f32, { 3 * CHUNK }> = WipedBuf::new(0.0);
+        let mut samples: WipedBuf<mg_sample, CHUNK> =
+            WipedBuf::new(mg_sample { t_ns: 0, ax: 0.0, ay: 0.0, az: 0.0, gx: 0.0, gy: 0.0, gz: 0.0, has_gyro: 0 });
+        let mut start = 0;
+        while start < n {
+            let m = CHUNK.min(n - start);
+            // `start` and `m` are at most MG_MAX_PUSH (2^24), so these fit a jsize and never overflow.
+            let (from, from3) = (start as i32, 3 * start as i32);
+            t_ns.get_region(env, from, &mut t.buf[..m])?;
+            accel.get_region(env, from3, &mut a.buf[..3 * m])?;
+            if has_gyro {
+                gyro.get_region(env, from3, &mut g.buf[..3 * m])?;
+            }
+            for (i, out) in samples.buf[..m].iter_mut().enumerate() {
+                *out = mg_sample {
+                    t_ns: t.buf[i],
+                    ax: a.buf[3 * i],
+                    ay: a.buf[3 * i + 1],
+                    az: a.buf[3 * i + 2],
+                    gx: g.buf[3 * i],
+                    gy: g.buf[3 * i + 1],
+                    gz: g.buf[3 * i + 2],
                     has_gyro: u8::from(has_gyro),
-                }
-            })
-            .collect();
-        // The copies hold raw motion: wipe them once pushed.
-        // SAFETY: `session` is 0 or a live handle used by one thread at a time; `samples` holds `n` samples.
-        let s = unsafe { mg_session_push(handle(session), samples.as_ptr(), n) };
-        // Best-effort wipe of the copies (they hold raw motion) before they are freed.
-        samples.fill(mg_sample { t_ns: 0, ax: 0.0, ay: 0.0, az: 0.0, gx: 0.0, gy: 0.0, gz: 0.0, has_gyro: 0 });
-        a.fill(0.0);
-        g.fill(0.0);
-        std::hint::black_box((&samples, &a, &g));
-        Ok(status(s))
+                };
+            }
+            let s = push_samples(session, &samples.buf[..m], start);
+            if s != mg_status::MG_OK {
+                return Ok(status(s));
+            }
+            start += m;
+        }
+        Ok(status(mg_status::MG_OK))
     })
     .resolve::<ThrowRuntimeExAndDefault>()
 }

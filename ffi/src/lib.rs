@@ -15,7 +15,7 @@ use motiongate::consent::store::MAX_KEY_LEN;
 use motiongate::consent::StateKind;
 use motiongate::{
     Activity, ActivityEvent, CollectionMethod, ConsentError, EventKind, Gate, Gated, Sample, Sensors, Session,
-    SessionError,
+    SessionError, SessionStatus,
 };
 
 /// cbindgen:ignore
@@ -157,6 +157,9 @@ pub struct mg_gate {
 /// A live classification session (opaque). Wraps `motiongate::Session`.
 pub struct mg_session {
     session: Session,
+    /// Read by `mg_session_status`, possibly on another thread while `session` is borrowed mutably by a push:
+    /// the two are separate fields and each function borrows only its own (see `session_mut`).
+    status: SessionStatus,
 }
 
 // The threading rules in the header rely on these.
@@ -165,6 +168,7 @@ const _: () = {
     const fn send<T: Send>() {}
     send_sync::<Gate>();
     send::<Session>();
+    send_sync::<SessionStatus>();
 };
 
 /// The C-side spelling of a status passed *into* `mg_status_str`: the header shows it as `mg_status`
@@ -180,7 +184,12 @@ thread_local! {
 
 fn set_last_error(msg: &str) {
     let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+    // `try_with`: during thread teardown the slot may be gone, and `with` would panic outside any `catch_unwind`.
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = c;
+        }
+    });
 }
 
 /// Records `msg` as the last error and returns `status`.
@@ -227,7 +236,10 @@ fn null_arg(name: &str) -> mg_status {
     fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is NULL"))
 }
 
-/// Reads a NUL-terminated UTF-8 string argument.
+/// Longest string argument accepted, in bytes without the NUL (paths included): the scan for the NUL stops here.
+pub const MG_MAX_STRING: usize = 4096;
+
+/// Reads a NUL-terminated UTF-8 string argument of at most `MG_MAX_STRING` bytes.
 ///
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string valid for reads.
@@ -235,9 +247,66 @@ unsafe fn c_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, mg_status> 
     if p.is_null() {
         return Err(null_arg(name));
     }
-    // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string that outlives this call.
-    let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|_| fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is not valid UTF-8")))
+    let mut len = 0;
+    loop {
+        // SAFETY: non-NULL, and the caller guarantees a NUL-terminated string: every byte up to and including the
+        // NUL is readable, and the loop stops at the NUL (or earlier, at the limit).
+        if unsafe { p.add(len).read() } == 0 {
+            break;
+        }
+        len += 1;
+        if len > MG_MAX_STRING {
+            return Err(fail(
+                mg_status::MG_ERR_INVALID_ARGUMENT,
+                &format!("{name} is longer than MG_MAX_STRING ({MG_MAX_STRING} bytes)"),
+            ));
+        }
+    }
+    // SAFETY: the `len` bytes before the NUL were just read through the same pointer; the caller keeps them alive
+    // for the call.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
+    std::str::from_utf8(bytes)
+        .map_err(|_| fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is not valid UTF-8")))
+}
+
+/// `MG_ERR_INVALID_ARGUMENT` (naming `name`) when a non-NULL pointer is not aligned for `T`: reading or writing
+/// through it would be undefined behaviour.
+fn misaligned<T>(p: *const T, name: &str) -> Option<mg_status> {
+    (!p.is_null() && !p.is_aligned()).then(|| {
+        fail(
+            mg_status::MG_ERR_INVALID_ARGUMENT,
+            &format!("{name} is not aligned to {} bytes", std::mem::align_of::<T>()),
+        )
+    })
+}
+
+/// A stack buffer of raw motion that is zeroed (with volatile writes, which the compiler may not drop) when it
+/// goes out of scope, on every path: returns, `?` and unwinding panics alike.
+struct WipedBuf<T: Copy, const N: usize> {
+    buf: [T; N],
+    zero: T,
+}
+
+impl<T: Copy, const N: usize> WipedBuf<T, N> {
+    fn new(zero: T) -> Self {
+        WipedBuf { buf: [zero; N], zero }
+    }
+}
+
+impl<T: Copy, const N: usize> Drop for WipedBuf<T, N> {
+    fn drop(&mut self) {
+        wipe_slice(&mut self.buf, self.zero);
+    }
+}
+
+/// Overwrites every element of `s` with `zero` through volatile writes (which the compiler may not remove as dead
+/// stores), for copies of raw motion or key bytes.
+fn wipe_slice<T: Copy>(s: &mut [T], zero: T) {
+    for slot in s.iter_mut() {
+        // SAFETY: `slot` comes from a `&mut T` into the slice: valid, aligned and exclusively borrowed.
+        unsafe { std::ptr::write_volatile(slot, zero) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 fn time_arg(unix_ms: i64) -> Result<u64, mg_status> {
@@ -283,7 +352,10 @@ pub extern "C" fn mg_version() -> *const c_char {
 /// thread: copy it if you keep it.
 #[no_mangle]
 pub extern "C" fn mg_last_error() -> *const c_char {
-    catch_unwind(|| LAST_ERROR.with(|e| e.borrow().as_ptr())).unwrap_or(c"".as_ptr())
+    catch_unwind(|| LAST_ERROR.try_with(|e| e.try_borrow().map(|m| m.as_ptr()).ok()).ok().flatten())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -316,7 +388,10 @@ pub unsafe extern "C" fn mg_gate_open(
         if out.is_null() {
             return null_arg("out");
         }
-        // SAFETY: `out` is non-NULL and writable (caller contract).
+        if let Some(s) = misaligned(out, "out") {
+            return s;
+        }
+        // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: caller contract: NULL or NUL-terminated.
         let path = match unsafe { c_str(store_path, "store_path") } {
@@ -353,6 +428,9 @@ pub unsafe extern "C" fn mg_gate_open(
 /// # Safety
 /// `gate` is NULL or a live handle from `mg_gate_open`.
 unsafe fn gate_ref<'a>(gate: *const mg_gate) -> Result<&'a Gate, mg_status> {
+    if let Some(s) = misaligned(gate, "gate") {
+        return Err(s);
+    }
     // SAFETY: caller contract: NULL or a live handle (Box::into_raw); only shared access is taken, and `Gate` is
     // `Sync`.
     match unsafe { gate.as_ref() } {
@@ -375,6 +453,9 @@ pub unsafe extern "C" fn mg_gate_state(gate: *const mg_gate, out: *mut mg_consen
         };
         if out.is_null() {
             return null_arg("out");
+        }
+        if let Some(s) = misaligned(out, "out") {
+            return s;
         }
         let state = match gate.state().kind() {
             StateKind::NotDetermined => mg_consent_state::MG_CONSENT_NOT_DETERMINED,
@@ -474,6 +555,9 @@ pub unsafe extern "C" fn mg_gate_withdraw(gate: *mut mg_gate, unix_ms: i64, out_
             Ok(t) => t,
             Err(s) => return s,
         };
+        if let Some(s) = misaligned(out_bytes_wiped, "out_bytes_wiped") {
+            return s;
+        }
         match gate.withdraw(at) {
             Ok(report) => {
                 if !out_bytes_wiped.is_null() {
@@ -518,7 +602,10 @@ pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_s
         if out.is_null() {
             return null_arg("out");
         }
-        // SAFETY: `out` is non-NULL and writable (caller contract).
+        if let Some(s) = misaligned(out, "out") {
+            return s;
+        }
+        // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: caller contract.
         let gate = match unsafe { gate_ref(gate) } {
@@ -527,7 +614,8 @@ pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_s
         };
         match gate.open_session() {
             Ok(session) => {
-                let h = Box::into_raw(Box::new(mg_session { session }));
+                let status = session.status_probe();
+                let h = Box::into_raw(Box::new(mg_session { session, status }));
                 // SAFETY: `out` is non-NULL and writable (checked above).
                 unsafe { out.write(h) };
                 mg_status::MG_OK
@@ -537,34 +625,72 @@ pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_s
     })
 }
 
-/// Borrows the session behind a handle, exclusively.
+/// Borrows the session behind a handle, exclusively: only its `session` field, so that `mg_session_status` may
+/// read the `status` field on another thread meanwhile (no reference to the whole handle is ever made).
 ///
 /// # Safety
-/// `session` is NULL or a live handle from `mg_session_open`, not used concurrently on another thread.
+/// `session` is NULL or a live handle from `mg_session_open`, not used concurrently on another thread except by
+/// `mg_session_status`.
 unsafe fn session_mut<'a>(session: *mut mg_session) -> Result<&'a mut Session, mg_status> {
-    // SAFETY: caller contract: NULL or a live Box::into_raw handle with no concurrent user.
-    match unsafe { session.as_mut() } {
-        Some(s) => Ok(&mut s.session),
-        None => Err(null_arg("session")),
+    if session.is_null() {
+        return Err(null_arg("session"));
     }
+    if let Some(s) = misaligned(session, "session") {
+        return Err(s);
+    }
+    // SAFETY: caller contract: a live Box::into_raw handle (non-NULL and aligned, checked above). `addr_of_mut!`
+    // projects to the field without creating a reference to the whole struct, and no other thread uses this field.
+    Ok(unsafe { &mut *std::ptr::addr_of_mut!((*session).session) })
 }
 
 const CHUNK: usize = 64;
 
-fn to_sample(s: &mg_sample) -> Result<Sample, ()> {
+/// Converts one C sample; the gyroscope reading is not even copied when the grant does not cover it.
+fn to_sample(s: &mg_sample, gyroscope_allowed: bool) -> Result<Sample, ()> {
     let accel = [s.ax, s.ay, s.az];
-    match s.has_gyro {
-        0 => Ok(Sample { t_ns: s.t_ns, accel: accel.into(), gyro: None }),
-        1 => Ok(Sample::with_gyro(s.t_ns, accel, [s.gx, s.gy, s.gz])),
+    match (s.has_gyro, gyroscope_allowed) {
+        (0, _) | (1, false) => Ok(Sample { t_ns: s.t_ns, accel: accel.into(), gyro: None }),
+        (1, true) => Ok(Sample::with_gyro(s.t_ns, accel, [s.gx, s.gy, s.gz])),
         _ => Err(()),
     }
+}
+
+/// Pushes `input` in chunks through a stack buffer that is zeroed on every exit. `offset` is the index of
+/// `input[0]` in the caller's array, for error messages.
+fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg_status {
+    let gyroscope_allowed = session.gyroscope_allowed();
+    let mut buf: WipedBuf<Sample, CHUNK> = WipedBuf::new(Sample::accel(0, 0.0, 0.0, 0.0));
+    for (c, chunk) in input.chunks(CHUNK).enumerate() {
+        let base = offset + c * CHUNK;
+        for (i, s) in chunk.iter().enumerate() {
+            match to_sample(s, gyroscope_allowed) {
+                Ok(x) => buf.buf[i] = x,
+                Err(()) => {
+                    // Push the valid prefix first so "the samples before it were accepted" holds.
+                    if let Err(e) = session.push(&buf.buf[..i]) {
+                        return session_error(e, base);
+                    }
+                    return fail(
+                        mg_status::MG_ERR_INVALID_SAMPLE,
+                        &format!("sample {} refused: has_gyro must be 0 or 1", base + i),
+                    );
+                }
+            }
+        }
+        if let Err(e) = session.push(&buf.buf[..chunk.len()]) {
+            return session_error(e, base);
+        }
+    }
+    mg_status::MG_OK
 }
 
 /// Feeds `n` samples (in time order) to the session. Events produced are taken with `mg_session_next_event`.
 /// While consent holds, `n == 0` is `MG_OK` whatever `samples` is; `n > 0` with `samples == NULL`, or
 /// `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error` names its index and
 /// field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
-/// touches nothing. Does not allocate.
+/// touches nothing. `samples` must be aligned for `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a
+/// gyroscope grant, gyroscope readings are not even copied. Samples pass through a 64-sample stack buffer that is
+/// zeroed before the call returns. Does not allocate when it succeeds (an error's message does).
 ///
 /// # Safety
 /// `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable
@@ -589,31 +715,14 @@ pub unsafe extern "C" fn mg_session_push(session: *mut mg_session, samples: *con
         if n > MG_MAX_PUSH {
             return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "n is larger than MG_MAX_PUSH; push in chunks");
         }
-        // SAFETY: non-NULL, `n` <= MG_MAX_PUSH (so the byte size fits isize), and the caller guarantees `n`
-        // readable, initialized `mg_sample`s (a plain-old-data struct: every bit pattern is valid).
-        let input = unsafe { std::slice::from_raw_parts(samples, n) };
-        let mut buf = [Sample::accel(0, 0.0, 0.0, 0.0); CHUNK];
-        for (c, chunk) in input.chunks(CHUNK).enumerate() {
-            for (i, s) in chunk.iter().enumerate() {
-                match to_sample(s) {
-                    Ok(x) => buf[i] = x,
-                    Err(()) => {
-                        // Push the valid prefix first so "the samples before it were accepted" holds.
-                        if let Err(e) = session.push(&buf[..i]) {
-                            return session_error(e, c * CHUNK);
-                        }
-                        return fail(
-                            mg_status::MG_ERR_INVALID_SAMPLE,
-                            &format!("sample {} refused: has_gyro must be 0 or 1", c * CHUNK + i),
-                        );
-                    }
-                }
-            }
-            if let Err(e) = session.push(&buf[..chunk.len()]) {
-                return session_error(e, c * CHUNK);
-            }
+        if let Some(s) = misaligned(samples, "samples") {
+            return s;
         }
-        mg_status::MG_OK
+        // SAFETY: non-NULL, aligned (checked above), `n` <= MG_MAX_PUSH (so the byte size fits isize), and the
+        // caller guarantees `n` readable, initialized `mg_sample`s (plain old data: every bit pattern is valid, and
+        // `has_gyro` is a u8, not a bool).
+        let input = unsafe { std::slice::from_raw_parts(samples, n) };
+        push_samples(session, input, 0)
     })
 }
 
@@ -663,6 +772,9 @@ pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *m
         if out.is_null() {
             return null_arg("out");
         }
+        if let Some(s) = misaligned(out, "out") {
+            return s;
+        }
         match session.next_event() {
             Some(ev) => {
                 // SAFETY: non-NULL and writable (caller contract).
@@ -677,20 +789,29 @@ pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *m
     })
 }
 
-/// `MG_OK` while the session may classify, else the gated status (why it was stopped). Cheap (one atomic load).
+/// `MG_OK` while the session may classify, else the gated status (why it was stopped; also the last error).
+/// Cheap (one atomic load while consent holds). May be called on any thread, also while another thread is inside
+/// `mg_session_push` or `mg_session_next_event` on the same session, but never concurrently with (or after)
+/// `mg_session_free`.
 ///
 /// # Safety
-/// `session` is NULL or a live session.
+/// `session` is NULL or a live session that no other thread is freeing.
 #[no_mangle]
 pub unsafe extern "C" fn mg_session_status(session: *const mg_session) -> mg_status {
     guard(|| {
-        // SAFETY: caller contract: NULL or a live handle; shared access only.
-        match unsafe { session.as_ref() } {
-            None => null_arg("session"),
-            Some(s) => match s.session.gated() {
-                Some(g) => gated_status(g),
-                None => mg_status::MG_OK,
-            },
+        if session.is_null() {
+            return null_arg("session");
+        }
+        if let Some(s) = misaligned(session, "session") {
+            return s;
+        }
+        // SAFETY: a live handle (caller contract), non-NULL and aligned (checked above). Only the `status` field is
+        // borrowed, shared, through `addr_of!`: a push on another thread borrows only the `session` field
+        // (`session_mut`), so the two borrows never overlap. `SessionStatus` is `Sync`.
+        let status = unsafe { &*std::ptr::addr_of!((*session).status) };
+        match status.gated() {
+            Some(g) => fail(gated_status(g), &g.to_string()),
+            None => mg_status::MG_OK,
         }
     })
 }

@@ -276,3 +276,111 @@ fn full_flow_matches_the_rust_api() {
     let enters: Vec<Activity> = got.iter().filter(|e| e.0 == EventKind::Enter).map(|e| e.1).collect();
     assert!(enters.contains(&Activity::Walking) && enters.contains(&Activity::Still), "{enters:?}");
 }
+
+#[test]
+fn misaligned_pointers_overlong_strings_and_an_ungranted_gyroscope() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let one = trace()[..3].to_vec();
+    unsafe {
+        let long_purpose = cstr(&"a".repeat(MG_MAX_STRING + 1));
+        let rec_c = cstr(rec.to_str().unwrap());
+        let mut g = null_mut();
+        assert_eq!(
+            mg_gate_open(rec_c.as_ptr(), KEY.as_ptr(), KEY.len(), long_purpose.as_ptr(), 1, &mut g),
+            MG_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("MG_MAX_STRING"), "{}", last_error());
+        let (st, g) = open(rec.to_str().unwrap(), 1);
+        assert_eq!(st, MG_OK);
+        // Output pointers and sample arrays that are not aligned for their type are refused, never written.
+        let mut words = [0u64; 16];
+        let bytes = words.as_mut_ptr().cast::<u8>();
+        assert_eq!(mg_gate_state(g, bytes.add(1).cast::<mg_consent_state>()), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("aligned"), "{}", last_error());
+        assert_eq!(mg_gate_withdraw(g, T0, bytes.add(4).cast::<u64>()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(words, [0; 16]);
+
+        // Accelerometer only: a gyroscope reading is dropped before it is even looked at, so a NaN in it is not
+        // refused (with the gyroscope granted, the same sample is).
+        assert_eq!(mg_gate_grant_sensors(g, T0, MG_SENSOR_ACCELEROMETER), MG_OK);
+        let mut s = null_mut();
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+        let mut nan_gyro = one.clone();
+        nan_gyro[1].gx = f32::NAN;
+        assert_eq!(mg_session_push(s, nan_gyro.as_ptr(), 3), MG_OK);
+        let mut buf = vec![0u64; 64];
+        let shifted = buf.as_mut_ptr().cast::<u8>().add(4).cast::<mg_sample>();
+        std::ptr::copy_nonoverlapping(one.as_ptr().cast::<u8>(), shifted.cast::<u8>(), 3 * size_of::<mg_sample>());
+        assert_eq!(mg_session_push(s, shifted, 3), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("samples is not aligned"), "{}", last_error());
+        mg_session_free(s);
+        assert_eq!(mg_gate_grant(g, T0 + 1), MG_OK);
+        let mut s = null_mut();
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+        assert_eq!(mg_session_push(s, nan_gyro.as_ptr(), 3), MG_ERR_INVALID_SAMPLE);
+        mg_session_free(s);
+        mg_gate_free(g);
+    }
+}
+
+#[test]
+fn status_is_read_on_another_thread_while_a_push_runs() {
+    use mg_status::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let samples = trace();
+    let (st, g) = open(rec.to_str().unwrap(), 1);
+    assert_eq!(st, MG_OK);
+    let mut s = null_mut();
+    unsafe {
+        assert_eq!(mg_gate_grant(g, T0), MG_OK);
+        assert_eq!(mg_session_open(g, &mut s), MG_OK);
+    }
+    // Raw pointers are not `Send`; the handle crosses as an address, as it would from a UI thread in an app.
+    let (session, gate) = (s as usize, g as usize);
+    let done = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (done, started) = (done.clone(), started.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !done.load(Ordering::Acquire) {
+                let st = unsafe { mg_session_status(session as *const mg_session) };
+                if seen.last() != Some(&st) {
+                    seen.push(st);
+                }
+                started.store(true, Ordering::Release);
+            }
+            seen.push(unsafe { mg_session_status(session as *const mg_session) });
+            seen
+        })
+    };
+    while !started.load(Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+    let half = samples.len() / 2;
+    unsafe {
+        // Small pushes, so that the poller's reads fall between and during them.
+        for chunk in samples[..half].chunks(100) {
+            assert_eq!(mg_session_push(session as *mut mg_session, chunk.as_ptr(), chunk.len()), MG_OK);
+        }
+        let mut wiped = 0;
+        assert_eq!(mg_gate_withdraw(gate as *mut mg_gate, T0 + 1, &mut wiped), MG_OK);
+        assert!(wiped > 0);
+        let rest = samples.len() - half;
+        assert_eq!(mg_session_push(session as *mut mg_session, samples[half..].as_ptr(), rest), MG_GATED_WITHDRAWN);
+    }
+    done.store(true, Ordering::Release);
+    let seen = poller.join().unwrap();
+    assert_eq!(seen.first(), Some(&MG_OK), "{seen:?}");
+    assert_eq!(seen.last(), Some(&MG_GATED_WITHDRAWN), "{seen:?}");
+    assert!(seen.iter().all(|s| matches!(s, MG_OK | MG_GATED_WITHDRAWN)), "{seen:?}");
+    unsafe {
+        mg_session_free(s);
+        mg_gate_free(g);
+    }
+}
