@@ -53,6 +53,11 @@
 #define MG_MAX_PUSH (1 << 24)
 
 /**
+ * Bytes `mg_gate_head` writes to `out_hash`: 64 lowercase hex digits and a NUL.
+ */
+#define MG_HEAD_HASH_SIZE 65
+
+/**
  * Longest string argument accepted, in bytes without the NUL (paths included): the scan for the NUL stops here.
  */
 #define MG_MAX_STRING 4096
@@ -361,6 +366,25 @@ enum mg_status mg_gate_deny(struct mg_gate *gate,
 enum mg_status mg_gate_withdraw(struct mg_gate *gate,
                                 int64_t unix_ms,
                                 uint64_t *out_bytes_wiped);
+
+/**
+ * The head of the consent record: `*out_count` entries, the last one's SHA-256 as 64 hex digits and a NUL in
+ * `out_hash` (`hash_cap` >= `MG_HEAD_HASH_SIZE`; 64 zeros for an empty record).
+ *
+ * The record is authenticated with the host key, so an older copy of the same file (a backup restored, a file
+ * copied back) still verifies. To detect that rollback, keep the head somewhere the record is not (for example in
+ * Keystore-encrypted preferences excluded from backup), update it after every grant, deny, withdraw and session,
+ * and compare it after `mg_gate_open`: when this app is the record's only writer, any difference means the file
+ * was replaced.
+ *
+ * # Safety
+ * `gate` is NULL or a live gate; `out_count` is NULL or writable; `out_hash` is NULL or points to `hash_cap`
+ * writable bytes.
+ */
+enum mg_status mg_gate_head(const struct mg_gate *gate,
+                            uint64_t *out_count,
+                            char *out_hash,
+                            size_t hash_cap);
 
 /**
  * Frees a gate. NULL is a no-op. Sessions opened from it stay valid (and stay stoppable: a gate re-opened on the

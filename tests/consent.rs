@@ -504,3 +504,22 @@ fn a_withdrawal_that_could_not_be_written_survives_freeing_every_handle() {
     drop(reread);
     assert!(Gate::open(&path, KEY, P, 1).unwrap().open_session().is_ok());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_record_opened_through_a_symbolic_link_shares_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let gate = Gate::open(&path, KEY, P, 1).unwrap();
+    gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let through_link = Gate::open(&link, KEY, P, 1).unwrap();
+    let mut session = through_link.open_session_at(2).unwrap();
+    session.push(&[s(1)]).unwrap();
+    // A withdrawal through the real path stops the session opened through the link, and the link's gate sees it.
+    assert_eq!(gate.withdraw(3).unwrap().sessions_stopped, 1);
+    assert_eq!(session.push(&[s(2)]), Err(motiongate::SessionError::Gated(Gated::Withdrawn)));
+    assert_eq!(through_link.state(), ConsentState::Withdrawn { at_unix_ms: 3 });
+    assert!(matches!(through_link.open_session(), Err(ConsentError::Gated(Gated::Withdrawn))));
+}

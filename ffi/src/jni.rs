@@ -85,6 +85,39 @@ pub extern "system" fn Java_org_motiongate_Native_gateOpen<'l>(
     .resolve::<ThrowRuntimeExAndDefault>()
 }
 
+/// `static native int gateHead(long gate, long[] outCount, byte[] outHash)`: `outHash` receives the 64 ASCII hex
+/// digits (no NUL).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_gateHead<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    gate: jlong,
+    out_count: JLongArray<'l>,
+    out_hash: JByteArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out_count.is_null() || out_count.len(env)? < 1 {
+            return Ok(invalid("outCount must be a long[1]"));
+        }
+        if out_hash.is_null() || out_hash.len(env)? < MG_HEAD_HASH_SIZE - 1 {
+            return Ok(invalid("outHash must be a byte[64]"));
+        }
+        let mut count = 0u64;
+        // Bytes, not `c_char`: that is `i8` on x86_64 but `u8` on aarch64 Android.
+        let mut hash = [0u8; MG_HEAD_HASH_SIZE];
+        // SAFETY: `gate` is 0 or a live handle owned by a Java `Gate`; both outputs are local and large enough.
+        let s = unsafe { mg_gate_head(handle(gate), &mut count, hash.as_mut_ptr().cast::<c_char>(), hash.len()) };
+        if s == mg_status::MG_OK {
+            // ASCII hex digits: the same value as a Java byte.
+            let digits: Vec<i8> = hash[..MG_HEAD_HASH_SIZE - 1].iter().map(|&b| b as i8).collect();
+            out_hash.set_region(env, 0, &digits)?;
+            out_count.set_region(env, 0, &[count as jlong])?;
+        }
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
 /// `static native int gateState(long gate, int[] outState)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_gateState<'l>(

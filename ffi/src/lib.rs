@@ -236,6 +236,9 @@ fn null_arg(name: &str) -> mg_status {
     fail(mg_status::MG_ERR_INVALID_ARGUMENT, &format!("{name} is NULL"))
 }
 
+/// Bytes `mg_gate_head` writes to `out_hash`: 64 lowercase hex digits and a NUL.
+pub const MG_HEAD_HASH_SIZE: usize = 65;
+
 /// Longest string argument accepted, in bytes without the NUL (paths included): the scan for the NUL stops here.
 pub const MG_MAX_STRING: usize = 4096;
 
@@ -568,6 +571,60 @@ pub unsafe extern "C" fn mg_gate_withdraw(gate: *mut mg_gate, unix_ms: i64, out_
             }
             Err(e) => consent_error(&e),
         }
+    })
+}
+
+/// The head of the consent record: `*out_count` entries, the last one's SHA-256 as 64 hex digits and a NUL in
+/// `out_hash` (`hash_cap` >= `MG_HEAD_HASH_SIZE`; 64 zeros for an empty record).
+///
+/// The record is authenticated with the host key, so an older copy of the same file (a backup restored, a file
+/// copied back) still verifies. To detect that rollback, keep the head somewhere the record is not (for example in
+/// Keystore-encrypted preferences excluded from backup), update it after every grant, deny, withdraw and session,
+/// and compare it after `mg_gate_open`: when this app is the record's only writer, any difference means the file
+/// was replaced.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out_count` is NULL or writable; `out_hash` is NULL or points to `hash_cap`
+/// writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_head(
+    gate: *const mg_gate,
+    out_count: *mut u64,
+    out_hash: *mut c_char,
+    hash_cap: usize,
+) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let gate = match unsafe { gate_ref(gate) } {
+            Ok(g) => g,
+            Err(s) => return s,
+        };
+        if out_count.is_null() {
+            return null_arg("out_count");
+        }
+        if out_hash.is_null() {
+            return null_arg("out_hash");
+        }
+        if let Some(s) = misaligned(out_count, "out_count") {
+            return s;
+        }
+        if hash_cap < MG_HEAD_HASH_SIZE {
+            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "hash_cap is smaller than MG_HEAD_HASH_SIZE (65)");
+        }
+        let head = gate.head();
+        let hash = head.last_hash.as_bytes();
+        if hash.len() + 1 != MG_HEAD_HASH_SIZE {
+            return fail(mg_status::MG_ERR_INTERNAL, "the record's hash is not 64 hex digits");
+        }
+        // SAFETY: `out_hash` is non-NULL and the caller guarantees `hash_cap` (>= 65, checked) writable bytes; the
+        // source is our own 64-byte string, which cannot overlap the caller's buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(hash.as_ptr(), out_hash.cast::<u8>(), hash.len());
+            out_hash.add(hash.len()).write(0);
+        }
+        // SAFETY: `out_count` is non-NULL, aligned (checked) and writable (caller contract).
+        unsafe { out_count.write(head.count) };
+        mg_status::MG_OK
     })
 }
 

@@ -384,3 +384,42 @@ fn status_is_read_on_another_thread_while_a_push_runs() {
         mg_gate_free(g);
     }
 }
+
+#[test]
+fn the_record_head_matches_the_rust_api_and_moves_with_every_entry() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let head = |g: *mut mg_gate| {
+        let mut count = u64::MAX;
+        let mut hash = [1 as c_char; MG_HEAD_HASH_SIZE];
+        assert_eq!(unsafe { mg_gate_head(g, &mut count, hash.as_mut_ptr(), hash.len()) }, MG_OK);
+        let hash = unsafe { CStr::from_ptr(hash.as_ptr()) }.to_str().unwrap().to_owned();
+        (count, hash)
+    };
+    let (st, g) = open(rec.to_str().unwrap(), 1);
+    assert_eq!(st, MG_OK);
+    assert_eq!(head(g), (0, "0".repeat(64)));
+    unsafe {
+        let mut count = 0;
+        let mut short = [0 as c_char; MG_HEAD_HASH_SIZE - 1];
+        assert_eq!(mg_gate_head(g, &mut count, short.as_mut_ptr(), short.len()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(short, [0; MG_HEAD_HASH_SIZE - 1], "nothing is written into a short buffer");
+        assert_eq!(mg_gate_head(g, null_mut(), short.as_mut_ptr(), 100), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_head(g, &mut count, null_mut(), 100), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_head(null(), &mut count, short.as_mut_ptr(), 100), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(mg_gate_grant(g, T0), MG_OK);
+    }
+    let after_grant = head(g);
+    assert_eq!(after_grant.0, 1);
+    assert!(after_grant.1.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    unsafe { mg_gate_free(g) };
+    let rust = Gate::open(&rec, &KEY, "activity", 1).unwrap().head();
+    assert_eq!((rust.count, rust.last_hash), after_grant);
+    let (_, g) = open(rec.to_str().unwrap(), 1);
+    unsafe { assert_eq!(mg_gate_withdraw(g, T0 + 1, null_mut()), MG_OK) };
+    let after_withdraw = head(g);
+    assert_eq!(after_withdraw.0, 2);
+    assert_ne!(after_withdraw.1, after_grant.1);
+    unsafe { mg_gate_free(g) };
+}

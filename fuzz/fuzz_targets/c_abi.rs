@@ -54,7 +54,7 @@ fuzz_target!(|input: &[u8]| {
     let mut session: *mut mg_session = ptr::null_mut();
     let mut granted = false;
     while !data.is_empty() {
-        let op = byte(&mut data) % 9;
+        let op = byte(&mut data) % 10;
         // SAFETY (all calls below): handles are either valid (from the library) or NULL, which every function
         // accepts; sample buffers hold exactly `n` samples; out-pointers point to live locals.
         unsafe {
@@ -111,6 +111,18 @@ fuzz_target!(|input: &[u8]| {
                 6 => {
                     mg_session_free(session);
                     session = ptr::null_mut();
+                }
+                8 => {
+                    // The status probe and the record head, with a buffer of any size up to 80 bytes.
+                    let _ = mg_session_status(session);
+                    let mut count = 0u64;
+                    let mut hash = [0 as std::ffi::c_char; 80];
+                    let cap = usize::from(byte(&mut data)) % (hash.len() + 1);
+                    let st = mg_gate_head(gate, &mut count, hash.as_mut_ptr(), cap);
+                    assert!(st == mg_status::MG_OK || cap < MG_HEAD_HASH_SIZE, "{st:?} with hash_cap {cap}");
+                    if st == mg_status::MG_OK {
+                        assert_eq!(hash[MG_HEAD_HASH_SIZE - 1], 0, "the hash is NUL-terminated");
+                    }
                 }
                 7 => {
                     let mut state = mg_consent_state::MG_CONSENT_NOT_DETERMINED;

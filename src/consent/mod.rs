@@ -438,8 +438,14 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Default::default)
 }
 
+/// The registry key of a record: the file's own canonical path when it exists (so a symbolic link to a record and the
+/// record itself share one in-memory state, and a withdrawal through either reaches the sessions of both), else
+/// the canonical directory joined with the file name.
 fn canonical_path(path: &Path) -> Result<PathBuf, ConsentError> {
     let io = |source| ConsentError::Io { path: path.to_path_buf(), source };
+    if let Ok(resolved) = std::fs::canonicalize(path) {
+        return Ok(resolved);
+    }
     let name = path.file_name().ok_or_else(|| io(std::io::Error::other("the record path has no file name")))?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -99,8 +99,12 @@ public final class FlowTest {
         expectStatus(20, "bad purpose", () -> Gate.open(record, KEY, "Not A Purpose", POLICY));
         expectStatus(20, "negative time", () -> gate.grant(-1));
 
+        Gate.Head empty = gate.head();
         gate.grant(T0);
         check(gate.state() == ConsentState.GRANTED, "granted");
+        Gate.Head granted = gate.head();
+        check(granted.count == empty.count + 1 && granted.hash.matches("[0-9a-f]{64}") && !granted.equals(empty),
+                "head moves with the grant: " + empty + " -> " + granted);
         expectStatus(22, "deny while granted", () -> gate.deny(T0 + 1));
 
         int updates = 0, enters = 0, exits = 0;
@@ -113,7 +117,8 @@ public final class FlowTest {
         expectStatus(21, "NaN sample", () -> session.push(new long[] {1}, new float[] {Float.NaN, 0, 9.8f}, null));
         check(session.nextEvent() == null, "no event yet");
 
-        final int chunk = 37;
+        // More than the native side's 64-sample copy buffer per call, and not a multiple of it.
+        final int chunk = 150;
         long[] t = new long[chunk];
         float[] a = new float[3 * chunk];
         float[] g = new float[3 * chunk];
@@ -165,6 +170,7 @@ public final class FlowTest {
 
         try (Gate again = Gate.open(record, KEY, PURPOSE, POLICY)) {
             check(again.state() == ConsentState.WITHDRAWN, "persisted withdrawal");
+            check(again.head().count > granted.count, "the head counts the later entries");
         }
 
         // Another key, and a damaged record: fail closed.

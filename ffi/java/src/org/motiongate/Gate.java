@@ -37,6 +37,47 @@ public final class Gate implements AutoCloseable {
         return ConsentState.fromCode(out[0]);
     }
 
+    /**
+     * The head of the consent record: its number of entries and the last entry's SHA-256 (64 hex digits). An older
+     * copy of the record (a restored backup) still verifies with the same key; keep the head elsewhere (for example
+     * in Keystore-encrypted preferences excluded from backup), update it after each change, and compare it after
+     * {@link #open}: when this app is the record's only writer, any difference means the file was replaced.
+     */
+    public synchronized Head head() {
+        long[] count = new long[1];
+        byte[] hash = new byte[64];
+        Native.check(Native.gateHead(live(), count, hash));
+        return new Head(count[0], new String(hash, java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
+    /** The head of a consent record (see {@link Gate#head()}). */
+    public static final class Head {
+        /** Number of entries. */
+        public final long count;
+        /** SHA-256 of the last entry, 64 lowercase hex digits (all zeros for an empty record). */
+        public final String hash;
+
+        Head(long count, String hash) {
+            this.count = count;
+            this.hash = hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Head && ((Head) o).count == count && ((Head) o).hash.equals(hash);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(count) * 31 + hash.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return count + ":" + hash;
+        }
+    }
+
     /** Records the user's grant (accelerometer and gyroscope) at {@code unixMs}. */
     public synchronized void grant(long unixMs) {
         Native.check(Native.gateGrant(live(), unixMs));

@@ -12,6 +12,8 @@ final class Native {
 
     static native int gateState(long gate, int[] outState);
 
+    static native int gateHead(long gate, long[] outCount, byte[] outHash);
+
     static native int gateGrant(long gate, long unixMs);
 
     static native int gateDeny(long gate, long unixMs);
