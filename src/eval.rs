@@ -200,15 +200,17 @@ impl Report {
 }
 
 /// Assigns groups (subjects) to `k` folds: largest groups first, each to the fold with the fewest windows so far
-/// (ties to the lowest fold). Deterministic for a given input; no group is in two folds.
+/// (ties to the lowest fold). Deterministic for a given input; no group is in two folds. With more folds than
+/// groups the extra folds stay empty: only `min(k, groups)` fold counters are kept (the assignment is the same, and
+/// a huge `k` allocates nothing).
 pub fn assign_folds(group_sizes: &BTreeMap<String, usize>, k: usize) -> BTreeMap<String, usize> {
     let mut groups: Vec<(&String, &usize)> = group_sizes.iter().collect();
     groups.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut load = vec![0usize; k.max(1)];
+    let mut load = vec![0usize; k.min(groups.len()).max(1)];
     let mut out = BTreeMap::new();
     for (g, n) in groups {
         let (fold, _) = load.iter().enumerate().min_by_key(|(i, l)| (**l, *i)).unwrap_or((0, &0));
-        load[fold] += n;
+        load[fold] = load[fold].saturating_add(*n);
         out.insert(g.clone(), fold);
     }
     out
@@ -271,5 +273,14 @@ mod tests {
         }
         assert!(load.iter().max().unwrap() - load.iter().min().unwrap() <= 20, "{load:?}");
         assert_eq!(f, assign_folds(&sizes, 3));
+    }
+
+    #[test]
+    fn more_folds_than_groups_allocate_nothing_and_assign_as_many_folds_as_groups() {
+        let sizes: BTreeMap<String, usize> = (0..4).map(|i| (format!("g{i}"), (i % 2) * 10)).collect();
+        let exact = assign_folds(&sizes, 4);
+        assert_eq!(assign_folds(&sizes, 1000), exact);
+        // Would abort on allocation if a counter per fold were kept.
+        assert_eq!(assign_folds(&sizes, usize::MAX), exact);
     }
 }

@@ -10,13 +10,16 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use zeroize::Zeroizing;
 
+use motiongate::consent::store::MAX_KEY_LEN;
 use motiongate::consent::{CollectionMethod, ConsentError, Gate, Sensors};
 use motiongate::datasets::{self, Source};
 use motiongate::eval::{Confusion, Report};
+use motiongate::model::{MAX_BIN_EDGES, MAX_SUBCLASSES};
 use motiongate::offline::{self, DecisionRecord};
 use motiongate::pipeline::PipelineConfig;
-use motiongate::trace::{csv as trace_csv, Trace};
+use motiongate::trace::{csv as trace_csv, seconds_between, Trace};
 use motiongate::train::{self, Family, ForestParams, TrainOptions, Variant};
 use motiongate::{EventKind, Model};
 
@@ -54,8 +57,8 @@ enum Command {
         /// Model file (default: the embedded model).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Decimate every trace to this rate first (robustness check).
-        #[arg(long)]
+        /// Decimate every trace to this rate first (robustness check; Hz, above 0 and at most 1000).
+        #[arg(long, value_parser = parse_decimate)]
         decimate: Option<f64>,
         /// Rotate every trace by a random fixed rotation from this seed first (robustness check).
         #[arg(long)]
@@ -75,11 +78,11 @@ enum Command {
         /// Where to write the model.
         #[arg(long)]
         out: PathBuf,
-        /// Run K-fold subject-grouped cross-validation and report it.
-        #[arg(long)]
+        /// Run K-fold subject-grouped cross-validation and report it (at least 2, at most the number of subjects).
+        #[arg(long, value_parser = parse_folds)]
         folds: Option<usize>,
         /// Write the cross-validation metrics as JSON to this file.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sweep")]
         json: Option<PathBuf>,
         /// Model family.
         #[arg(long, value_enum, default_value_t = FamilyArg::Linear)]
@@ -93,33 +96,38 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = ForestParams::default().seed)]
         seed: u64,
-        /// Decimate the test folds to this rate (robustness check).
-        #[arg(long)]
+        /// Decimate the test folds to this rate (robustness check; Hz, above 0 and at most 1000).
+        #[arg(long, value_parser = parse_decimate, conflicts_with = "sweep")]
         decimate: Option<f64>,
         /// Rotate each test trace by a random fixed rotation from this seed (robustness check).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sweep")]
         rotate: Option<u64>,
         /// Remove gravity from each test trace (a 1-s low-pass subtracted, as some sources do; robustness check).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sweep")]
         remove_gravity: bool,
-        /// Windows at or above this input rate use the dense classifier (Hz).
-        #[arg(long, default_value_t = TrainOptions::default().dense_rate_hz)]
+        /// Windows at or above this input rate use the dense classifier (Hz, 1..=1000: the model decides nothing
+        /// below 1 Hz).
+        #[arg(long, default_value_t = TrainOptions::default().dense_rate_hz, value_parser = parse_dense_rate)]
         dense_rate: f32,
         /// Do not add augmented copies (gravity removed, sparse, decimated) to the training data.
         #[arg(long)]
         no_augment: bool,
         /// Write a model card (Markdown) here.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sweep")]
         card: Option<PathBuf>,
-        /// With --folds: also replay the folds under a grid of smoother settings and print a comparison.
+        /// Instead of training: cross-validate (--folds, default 5) and replay the folds under a grid of smoother
+        /// settings, printing a comparison. Writes no model (--out is not written), so it refuses the options that
+        /// only affect the model or its outputs (--json, --card, --decisions) or the test folds (--decimate,
+        /// --rotate, --remove-gravity).
         #[arg(long)]
         sweep: bool,
         /// With --folds: write every cross-validation decision (dataset, subject, session, time, truth, output, and the
         /// classifier's probabilities that the smoother was given) as CSV.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sweep")]
         decisions: Option<PathBuf>,
         /// Linear pieces (sub-classes) per class of the dense linear classifier: five counts, for still, walking,
-        /// running, transit and other (e.g. 1,1,1,1,3). Default: the shipped settings.
+        /// running, transit and other (e.g. 1,1,1,1,3), each at least 1, at most 16 in all. Default: the shipped
+        /// settings.
         #[arg(long, value_parser = parse_subclasses)]
         subclasses: Option<[usize; 5]>,
         /// The same for the sparse classifier. Default: the shipped settings.
@@ -129,23 +137,25 @@ enum Command {
         /// setting) or k-means on the standardised features.
         #[arg(long, value_enum, default_value_t = SplitArg::Energy)]
         subclass_split: SplitArg,
-        /// Bins per feature of the dense linear classifier's step terms (0: none). Default: the shipped setting.
-        #[arg(long)]
+        /// Bins per feature of the dense linear classifier's step terms (0: none; at most 8). Default: the shipped
+        /// setting.
+        #[arg(long, value_parser = parse_bins)]
         bins: Option<usize>,
         /// The same for the sparse classifier.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_bins)]
         sparse_bins: Option<usize>,
-        /// L2 penalty of the dense linear fit (linfa's alpha, on the summed loss). Default: the shipped setting.
-        #[arg(long)]
+        /// L2 penalty of the dense linear fit (linfa's alpha, on the summed loss; finite, 0..=1e6). Default: the
+        /// shipped setting.
+        #[arg(long, value_parser = parse_alpha)]
         alpha: Option<f64>,
         /// The same for the sparse fit.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_alpha)]
         sparse_alpha: Option<f64>,
-        /// Class-balanced training draws per class (linear family). Default: the shipped setting.
-        #[arg(long)]
+        /// Class-balanced training draws per class (1..=1000000). Default: the shipped setting.
+        #[arg(long, value_parser = parse_draws)]
         draws: Option<usize>,
         /// Weight of the sparse expert for transit on full-rate windows (0..=1). Default: the shipped setting.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unit_weight)]
         transit_slow_weight: Option<f32>,
     },
     /// Inspect or change the consent record of an app (for developers and auditors).
@@ -250,11 +260,80 @@ fn consent_fail(e: ConsentError) -> Fail {
     Fail(e.to_string(), code)
 }
 
-/// Parses five comma-separated sub-class counts (still, walking, running, transit, other).
+/// Parses five comma-separated sub-class counts (still, walking, running, transit, other): each at least 1 and
+/// at most [`MAX_SUBCLASSES`] in all (the model format's limit), so no sum can overflow later.
 fn parse_subclasses(s: &str) -> Result<[usize; 5], String> {
     let v: Vec<usize> =
         s.split(',').map(|p| p.trim().parse::<usize>().map_err(|e| format!("{p:?}: {e}"))).collect::<Result<_, _>>()?;
-    <[usize; 5]>::try_from(v).map_err(|v| format!("five counts expected, got {}", v.len()))
+    let counts = <[usize; 5]>::try_from(v).map_err(|v| format!("five counts expected, got {}", v.len()))?;
+    if let Some(c) = counts.iter().find(|&&c| c == 0 || c > MAX_SUBCLASSES) {
+        return Err(format!("count {c}: each class needs 1..={MAX_SUBCLASSES} sub-classes"));
+    }
+    match counts.iter().try_fold(0usize, |a, &c| a.checked_add(c)) {
+        Some(sum) if sum <= MAX_SUBCLASSES => Ok(counts),
+        _ => Err(format!("{counts:?}: at most {MAX_SUBCLASSES} sub-classes in all")),
+    }
+}
+
+/// Parses a number of type `T` for a flag's value parser.
+fn parse_num<T: std::str::FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.trim().parse::<T>().map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// `--decimate`: a finite rate above 0 and at most [`offline::MAX_DECIMATE_HZ`].
+fn parse_decimate(s: &str) -> Result<f64, String> {
+    offline::check_decimate_hz(parse_num(s)?).map_err(|e| e.to_string())
+}
+
+/// `--folds`: at least 2 (the upper bound, the number of subjects, is checked once the data is loaded).
+fn parse_folds(s: &str) -> Result<usize, String> {
+    match parse_num::<usize>(s)? {
+        k if k >= 2 => Ok(k),
+        k => Err(format!("{k} folds: at least 2")),
+    }
+}
+
+/// `--draws`: 1..=[`train::MAX_DRAWS_PER_CLASS`].
+fn parse_draws(s: &str) -> Result<usize, String> {
+    match parse_num::<usize>(s)? {
+        n if (1..=train::MAX_DRAWS_PER_CLASS).contains(&n) => Ok(n),
+        n => Err(format!("{n} draws per class: expected 1..={}", train::MAX_DRAWS_PER_CLASS)),
+    }
+}
+
+/// `--bins`, `--sparse-bins`: 0..=[`MAX_BIN_EDGES`] + 1.
+fn parse_bins(s: &str) -> Result<usize, String> {
+    match parse_num::<usize>(s)? {
+        n if n <= MAX_BIN_EDGES + 1 => Ok(n),
+        n => Err(format!("{n} bins: at most {} (the model format's limit)", MAX_BIN_EDGES + 1)),
+    }
+}
+
+/// `--alpha`, `--sparse-alpha`: finite, 0..=[`train::MAX_ALPHA`].
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match parse_num::<f64>(s)? {
+        a if a.is_finite() && (0.0..=train::MAX_ALPHA).contains(&a) => Ok(a),
+        a => Err(format!("L2 penalty {a}: expected a finite value in 0..={}", train::MAX_ALPHA)),
+    }
+}
+
+/// `--transit-slow-weight`: finite, 0..=1.
+fn parse_unit_weight(s: &str) -> Result<f32, String> {
+    match parse_num::<f32>(s)? {
+        w if (0.0..=1.0).contains(&w) => Ok(w),
+        w => Err(format!("weight {w}: expected a finite value in 0..=1")),
+    }
+}
+
+/// `--dense-rate`: finite, 1..=1000 Hz (the model decides nothing below 1 Hz; input above 1 kHz is not specified).
+fn parse_dense_rate(s: &str) -> Result<f32, String> {
+    match parse_num::<f32>(s)? {
+        r if (1.0..=1000.0).contains(&r) => Ok(r),
+        r => Err(format!("rate {r} Hz: expected a finite rate in 1..=1000 Hz")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -321,6 +400,7 @@ fn main() -> ExitCode {
                 ..d
             };
             if sweep {
+                // --sweep conflicts (in clap) with the test transforms and the outputs it would ignore.
                 sweep_cmd(&paths, folds.unwrap_or(5), &opts)
             } else {
                 let outputs =
@@ -343,10 +423,52 @@ fn main() -> ExitCode {
     }
 }
 
+/// Largest `--model` file read, bytes (the shipped model is about 13 KB, a 30-tree forest about 1 MB).
+const MAX_MODEL_FILE_BYTES: u64 = 16 << 20;
+
+/// Why a whole-file input (model, key) could not be read.
+#[derive(Debug, thiserror::Error)]
+enum InputFileError {
+    /// The file could not be opened or read.
+    #[error("{flag} {path}: {source}")]
+    Io {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than any valid input of its kind (it is not read whole).
+    #[error("{flag} {path}: larger than {limit} bytes, the most a valid file holds")]
+    TooLarge {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// The file.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// Reads at most `limit` bytes of `path` (one more to detect a larger file, which is an error).
+fn read_bounded(flag: &'static str, path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
+    use std::io::Read;
+    let io = |source| InputFileError::Io { flag, path: path.display().to_string(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputFileError::TooLarge { flag, path: path.display().to_string(), limit });
+    }
+    Ok(bytes)
+}
+
 fn load_model(path: Option<&Path>) -> Result<Arc<Model>, Fail> {
     match path {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| fail(format!("{}: {e}", p.display())))?;
+            let bytes = read_bounded("--model", p, MAX_MODEL_FILE_BYTES)?;
             Ok(Arc::new(Model::from_bytes(&bytes).map_err(|e| fail(format!("{}: {e}", p.display())))?))
         }
         None => Ok(Model::embedded()?),
@@ -362,7 +484,9 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Discovers and loads every trace under the given paths (in parallel over sources).
+/// Discovers and loads every trace under the given paths (in parallel over sources). For each dataset folder, one
+/// line on stderr says what was read and what its reader dropped or skipped (documented quirks of real files), so
+/// nothing is dropped silently.
 fn load_traces(paths: &[PathBuf]) -> Result<Vec<Trace>, Fail> {
     let mut sources: Vec<Source> = Vec::new();
     for p in paths {
@@ -375,20 +499,31 @@ fn load_traces(paths: &[PathBuf]) -> Result<Vec<Trace>, Fail> {
         return Err(fail("no traces found under the given paths"));
     }
     let pb = progress(sources.len() as u64, "loading");
-    let loaded: Vec<Result<Vec<Trace>, Fail>> = sources
+    let loaded: Vec<Result<(Vec<Trace>, datasets::LoadReport), Fail>> = sources
         .par_iter()
         .map(|s| {
-            let r = datasets::load_source(s).map_err(Fail::from);
+            let r = datasets::load_source_with_report(s).map_err(Fail::from);
             pb.inc(1);
             r
         })
         .collect();
     pb.finish_and_clear();
     let mut out = Vec::new();
-    for r in loaded {
-        out.extend(r?);
+    for (source, r) in sources.iter().zip(loaded) {
+        let (traces, report) = r?;
+        if let Source::Dataset(kind, dir) = source {
+            eprintln!("{kind} ({}): {}", dir.display(), report.summary());
+        }
+        out.extend(traces);
     }
     Ok(out)
+}
+
+/// Checks `--folds` against the loaded data before any feature is computed: 2..=number of subjects (folds are
+/// grouped by subject, so more folds than subjects would train on empty folds).
+fn check_folds(k: usize, traces: &[Trace]) -> Result<(), Fail> {
+    let groups: std::collections::BTreeSet<String> = traces.iter().map(|t| t.meta.group()).collect();
+    train::check_folds(k, groups.len()).map_err(|e| fail(format!("--folds: {e}")))
 }
 
 fn classify(paths: &[PathBuf], json: bool, model: Option<&Path>) -> Result<(), Fail> {
@@ -431,9 +566,10 @@ impl TestTransform {
         self.decimate.is_none() && self.rotate.is_none() && !self.remove_gravity
     }
 
-    fn apply(&self, t: &Trace) -> Trace {
+    fn apply(&self, t: &Trace) -> Result<Trace, Fail> {
         let mut t = match self.decimate {
-            Some(hz) => offline::decimate(t, hz),
+            // Checked when the flag was parsed; an unchecked rate gives the typed error's message, never a panic.
+            Some(hz) => offline::decimate(t, hz).map_err(|e| fail(format!("--decimate: {e}")))?,
             None => t.clone(),
         };
         if let Some(seed) = self.rotate {
@@ -442,7 +578,7 @@ impl TestTransform {
         if self.remove_gravity && !t.meta.gravity_removed {
             t = offline::remove_gravity(&t);
         }
-        t
+        Ok(t)
     }
 }
 
@@ -462,10 +598,11 @@ fn eval(
     let results: Vec<Result<TraceDecisions, Fail>> = traces
         .par_iter()
         .map(|t| {
-            let t2 = test.apply(t);
-            let r = offline::classify(&t2, model.clone(), &cfg)
-                .map(|d| (t.meta.dataset.clone(), t.meta.name(), d))
-                .map_err(Fail::from);
+            let r = test.apply(t).and_then(|t2| {
+                offline::classify(&t2, model.clone(), &cfg)
+                    .map(|d| (t.meta.dataset.clone(), t.meta.name(), d))
+                    .map_err(Fail::from)
+            });
             pb.inc(1);
             r
         })
@@ -536,6 +673,9 @@ fn train_cmd(
     opts.params.check()?;
     let start = std::time::Instant::now();
     let traces = load_traces(paths)?;
+    if let Some(k) = folds {
+        check_folds(k, &traces)?;
+    }
     let cfg = PipelineConfig::default();
     eprintln!("loaded {} traces in {:.1} s; computing features", traces.len(), start.elapsed().as_secs_f64());
     let sets = train::windows_for(&traces, &cfg, opts.augment)?;
@@ -544,7 +684,7 @@ fn train_cmd(
     let mut cv_text = String::new();
     if let Some(k) = folds {
         let test_sets = if !test.is_identity() {
-            let transformed: Vec<Trace> = traces.iter().map(|t| test.apply(t)).collect();
+            let transformed: Vec<Trace> = traces.iter().map(|t| test.apply(t)).collect::<Result<_, _>>()?;
             train::windows_for(&transformed, &cfg, false)?
         } else {
             sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect()
@@ -612,7 +752,7 @@ fn train_cmd(
                     TestTransform { remove_gravity: true, ..TestTransform::default() },
                 ),
             ] {
-                let transformed: Vec<Trace> = traces.iter().map(|t| robustness.apply(t)).collect();
+                let transformed: Vec<Trace> = traces.iter().map(|t| robustness.apply(t)).collect::<Result<_, _>>()?;
                 let tests = train::windows_for(&transformed, &cfg, false)?;
                 let cv2 = train::cross_validate(&sets, &tests, k, opts, &cfg, |_| {})?;
                 extra.push_str(&line(name, &cv2.overall.report()));
@@ -1053,7 +1193,8 @@ fn now_ms() -> u64 {
 }
 
 fn open_gate(args: &GateArgs) -> Result<Gate, Fail> {
-    let key = std::fs::read(&args.key_file).map_err(|e| fail(format!("{}: {e}", args.key_file.display())))?;
+    // A key is at most MAX_KEY_LEN bytes: a longer file is refused without reading it whole.
+    let key = Zeroizing::new(read_bounded("--key-file", &args.key_file, MAX_KEY_LEN as u64)?);
     Gate::open(&args.store, &key, &args.purpose, args.policy_version).map_err(consent_fail)
 }
 
@@ -1119,7 +1260,7 @@ fn replay_cmd(args: &GateArgs, paths: &[PathBuf]) -> Result<(), Fail> {
                 if ev.kind != EventKind::Update {
                     println!(
                         "  {:>8.1} s  {:<5} {:<8} confidence {:.2}",
-                        (ev.end_ns - t0) as f64 * 1e-9,
+                        seconds_between(t0, ev.end_ns),
                         match ev.kind {
                             EventKind::Enter => "ENTER",
                             EventKind::Exit => "EXIT",
@@ -1156,7 +1297,7 @@ fn features_cmd(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
                 tw.meta.dataset,
                 tw.meta.subject,
                 tw.meta.session,
-                (win.start_ns - tw.t0_ns) as f64 * 1e-9,
+                seconds_between(tw.t0_ns, win.start_ns),
                 win.input_rate_hz,
                 label,
                 purity,
@@ -1168,7 +1309,9 @@ fn features_cmd(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
 }
 
 fn sweep_cmd(paths: &[PathBuf], k: usize, opts: &TrainOptions) -> Result<(), Fail> {
+    opts.params.check()?;
     let traces = load_traces(paths)?;
+    check_folds(k, &traces)?;
     let base = PipelineConfig::default();
     let sets = train::windows_for(&traces, &base, opts.augment)?;
     let test_sets: Vec<_> = sets.iter().filter(|t| t.variant == Variant::Natural).cloned().collect();

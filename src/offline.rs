@@ -15,7 +15,7 @@ use crate::pipeline::{FrontEnd, Pipeline, PipelineConfig};
 use crate::resample::Continuity;
 use crate::sample::{Activity, Label, Sample, SampleError};
 use crate::smooth::Smoother;
-use crate::trace::Trace;
+use crate::trace::{seconds_between, Trace};
 
 /// A sample of a recorded trace that the pipeline refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,7 +53,9 @@ pub struct WindowRecord {
 /// Computes every window's features for a trace (what a live session would compute).
 pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRecord>, TraceSampleError> {
     let mut front = FrontEnd::new(config.max_gap_ns);
-    let mut out = Vec::with_capacity((trace.duration_s() / 2.5) as usize + 1);
+    // One window per 2.5-s hop at most, and never more windows than samples (a span of centuries with two samples
+    // must not reserve memory for the span).
+    let mut out = Vec::with_capacity(((trace.duration_s() / 2.5) as usize).saturating_add(1).min(trace.samples.len()));
     let mut max_gap = 0i64;
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
@@ -107,8 +109,8 @@ pub fn classify(
         while let Some(ev) = p.next_event() {
             if ev.kind == EventKind::Update {
                 out.push(DecisionRecord {
-                    start_s: (ev.start_ns - t0) as f64 * 1e-9,
-                    end_s: (ev.end_ns - t0) as f64 * 1e-9,
+                    start_s: seconds_between(t0, ev.start_ns),
+                    end_s: seconds_between(t0, ev.end_ns),
                     activity: ev.activity,
                     confidence: ev.confidence,
                     truth: trace.majority_label(ev.start_ns, ev.end_ns).map(|(l, _)| l),
@@ -169,12 +171,12 @@ pub fn replay_with_transitions(windows: &[WindowRecord], t0_ns: i64, model: &Mod
         let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
         while let Some(ev) = q.pop() {
             if ev.kind == EventKind::Enter {
-                out.enters.push(((ev.end_ns - t0_ns) as f64 * 1e-9, ev.activity));
+                out.enters.push((seconds_between(t0_ns, ev.end_ns), ev.activity));
             }
         }
         out.decisions.push(DecisionRecord {
-            start_s: (w.start_ns - t0_ns) as f64 * 1e-9,
-            end_s: (w.end_ns - t0_ns) as f64 * 1e-9,
+            start_s: seconds_between(t0_ns, w.start_ns),
+            end_s: seconds_between(t0_ns, w.end_ns),
             activity: d.activity,
             confidence: d.confidence,
             truth: w.truth.map(|(l, _)| l),
@@ -307,9 +309,32 @@ pub fn timeline(decisions: &[DecisionRecord]) -> Vec<Segment> {
     out
 }
 
+/// Highest rate [`decimate`] accepts, Hz (the fastest input the pipeline is specified for).
+pub const MAX_DECIMATE_HZ: f64 = 1000.0;
+
+/// A decimation rate that is not a finite rate above 0 and at most [`MAX_DECIMATE_HZ`].
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("decimation rate {hz} Hz: expected a finite rate above 0 Hz and at most {MAX_DECIMATE_HZ} Hz")]
+pub struct DecimateRateError {
+    /// The rate refused.
+    pub hz: f64,
+}
+
+/// Checks a decimation rate (see [`DecimateRateError`]).
+pub fn check_decimate_hz(hz: f64) -> Result<f64, DecimateRateError> {
+    if hz.is_finite() && hz > 0.0 && hz <= MAX_DECIMATE_HZ {
+        Ok(hz)
+    } else {
+        Err(DecimateRateError { hz })
+    }
+}
+
 /// Keeps the first sample at or after each tick of a `hz` clock (simulates a slower sensor; input slower than
-/// `hz` is kept whole).
-pub fn decimate(trace: &Trace, hz: f64) -> Trace {
+/// `hz` is kept whole). `hz` must pass [`check_decimate_hz`]; clock ticks saturate at the end of the `i64` range
+/// instead of overflowing.
+pub fn decimate(trace: &Trace, hz: f64) -> Result<Trace, DecimateRateError> {
+    let hz = check_decimate_hz(hz)?;
+    // hz in (0, 1000]: the period is at least 1 ms, and finite (at most about 1.8e19 ns before the cast saturates).
     let period = ((1e9 / hz) as i64).max(1);
     let mut out = Trace { meta: trace.meta.clone(), samples: Vec::new(), labels: Vec::new() };
     let mut next_tick: Option<i64> = None;
@@ -317,17 +342,23 @@ pub fn decimate(trace: &Trace, hz: f64) -> Trace {
         if next_tick.is_none_or(|t| s.t_ns >= t) {
             out.samples.push(*s);
             if trace.is_labelled() {
-                out.labels.push(trace.labels[i]);
+                if let Some(l) = trace.labels.get(i) {
+                    out.labels.push(*l);
+                }
             }
-            let mut t = next_tick.unwrap_or(s.t_ns) + period;
+            let mut t = next_tick.unwrap_or(s.t_ns).saturating_add(period);
             if t <= s.t_ns {
                 // Input slower than the clock, or a gap: restart the clock at this sample.
-                t = s.t_ns + period;
+                t = s.t_ns.saturating_add(period);
+            }
+            if t == s.t_ns {
+                // The clock reached the end of the i64 range: no later sample can exist.
+                break;
             }
             next_tick = Some(t);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Applies one random but fixed rotation (from `seed` and the trace name) to every sample of a trace.
@@ -359,7 +390,8 @@ pub fn remove_gravity(trace: &Trace) -> Trace {
     let mut lp: Option<Vector3<f32>> = None;
     let mut last_t: Option<i64> = None;
     for s in out.samples.iter_mut() {
-        let dt = last_t.map_or(0.0, |t| (s.t_ns - t) as f32 * 1e-9);
+        // Formed in i128: any two i64 times, however far apart, give a finite interval.
+        let dt = last_t.map_or(0.0, |t| (i128::from(s.t_ns) - i128::from(t)) as f32 * 1e-9);
         let alpha = dt / (1.0 + dt);
         let g = match lp {
             Some(g) if dt < 2.0 => g + (s.accel - g) * alpha,
@@ -455,7 +487,7 @@ mod tests {
     #[test]
     fn decimate_rotate_and_sparsify_keep_labels_aligned() {
         let t = trace();
-        let d = decimate(&t, 20.0);
+        let d = decimate(&t, 20.0).unwrap();
         assert!((d.mean_rate_hz() - 20.0).abs() < 0.5, "{}", d.mean_rate_hz());
         assert_eq!(d.samples.len(), d.labels.len());
         let r = rotate(&t, 7);
@@ -466,5 +498,48 @@ mod tests {
         assert_eq!(s.samples.len(), s.labels.len());
         let g = remove_gravity(&t);
         assert!(g.samples.last().unwrap().accel.norm() < 0.5);
+    }
+
+    #[test]
+    fn decimate_refuses_rates_that_are_not_a_rate_and_saturates_its_clock() {
+        let t = trace();
+        for hz in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1000.001, 1e12] {
+            assert!(matches!(decimate(&t, hz), Err(e) if e.hz.to_bits() == hz.to_bits()), "{hz}");
+        }
+        // The slowest accepted rates keep only the first sample instead of overflowing the clock.
+        for hz in [1e-300, f64::MIN_POSITIVE] {
+            let d = decimate(&t, hz).unwrap();
+            assert_eq!(d.samples.len(), 1, "{hz}");
+            assert_eq!(d.labels.len(), 1);
+        }
+        // Samples at the end of the clock: ticks saturate, no panic, the first is kept.
+        let mut end = t.clone();
+        end.samples.truncate(3);
+        end.labels.truncate(3);
+        for (k, s) in end.samples.iter_mut().enumerate() {
+            s.t_ns = i64::MAX - 2 + k as i64;
+        }
+        // Ticks saturate at i64::MAX: the first sample, then the one at the end of the clock.
+        for hz in [1.0, 1000.0] {
+            let d = decimate(&end, hz).unwrap();
+            assert_eq!(d.samples.iter().map(|s| s.t_ns).collect::<Vec<_>>(), [i64::MAX - 2, i64::MAX], "{hz}");
+        }
+        assert_eq!(decimate(&t, 1000.0).unwrap().samples.len(), t.samples.len(), "input slower than the clock");
+    }
+
+    #[test]
+    fn helpers_do_not_overflow_on_times_far_apart() {
+        let mut t = trace();
+        t.samples.truncate(2);
+        t.labels.truncate(2);
+        t.samples[0].t_ns = i64::MIN;
+        t.samples[1].t_ns = i64::MAX;
+        assert!((t.duration_s() - 1.8446744073709552e10).abs() < 1.0, "{}", t.duration_s());
+        let g = remove_gravity(&t);
+        assert!(g.samples.iter().all(|s| s.accel.iter().all(|v| v.is_finite())));
+        // Two samples 9e9 s apart: no preallocation from the span.
+        t.samples[0].t_ns = 0;
+        t.samples[1].t_ns = 9_000_000_000_000_000_000;
+        assert!(featurize(&t, &PipelineConfig::default()).unwrap().is_empty());
     }
 }

@@ -44,6 +44,23 @@ pub enum Family {
     Linear,
 }
 
+/// Most class-balanced draws per class ([`ForestParams::per_class`]): 400 times the shipped setting, far above any
+/// useful value, and small enough that the draws of all classes fit in memory.
+pub const MAX_DRAWS_PER_CLASS: usize = 1_000_000;
+
+/// Largest L2 penalty ([`Pieces::alpha`]) accepted from the command line (beyond it every weight is ~0).
+pub const MAX_ALPHA: f64 = 1e6;
+
+/// Checks a number of cross-validation folds against the number of subject groups: `2..=groups`.
+pub fn check_folds(k: usize, groups: usize) -> Result<(), TrainError> {
+    if k < 2 || k > groups {
+        return Err(TrainError::InvalidParam(format!(
+            "folds = {k}: expected 2..={groups} (folds are grouped by subject, and the data has {groups} subjects)"
+        )));
+    }
+    Ok(())
+}
+
 /// Hyper-parameters, checked once by [`ForestParams::check`] before any fit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ForestParams {
@@ -81,6 +98,12 @@ impl ForestParams {
         }
         if self.per_class == 0 || self.min_leaf.is_nan() || self.min_leaf < 1.0 {
             return Err(TrainError::InvalidParam("per_class and min_leaf must be at least 1".into()));
+        }
+        if self.per_class > MAX_DRAWS_PER_CLASS {
+            return Err(TrainError::InvalidParam(format!(
+                "per_class = {} (draws per class, 1..={MAX_DRAWS_PER_CLASS})",
+                self.per_class
+            )));
         }
         Ok(())
     }
@@ -318,7 +341,8 @@ pub fn fit_linear_subclasses(
 ) -> Result<Linear, TrainError> {
     let counts = check_inputs(x, y)?;
     let subclasses = &pieces.per_class;
-    if subclasses.contains(&0) || subclasses.iter().sum::<usize>() > MAX_SUBCLASSES {
+    let total = subclasses.iter().try_fold(0usize, |a, &k| a.checked_add(k));
+    if subclasses.contains(&0) || total.is_none_or(|t| t > MAX_SUBCLASSES) {
         return Err(TrainError::InvalidParam(format!(
             "sub-classes {subclasses:?}: at least 1 per class, at most {MAX_SUBCLASSES} in all"
         )));
@@ -333,6 +357,9 @@ pub fn fit_linear_subclasses(
             MAX_BIN_EDGES + 1,
             pieces.alpha
         )));
+    }
+    if per_class == 0 || per_class > MAX_DRAWS_PER_CLASS {
+        return Err(TrainError::InvalidParam(format!("draws per class = {per_class} (1..={MAX_DRAWS_PER_CLASS})")));
     }
     if groups.len() != y.len() || !(0.0..=1.0).contains(&balance) {
         return Err(TrainError::InvalidParam(
@@ -844,6 +871,27 @@ mod tests {
         assert!(fit_forest(&bad, &y, &ForestParams::default()).is_err());
         assert!(fit_forest(&x, &vec![9; y.len()], &ForestParams::default()).is_err());
     }
+
+    #[test]
+    fn draws_folds_and_subclass_counts_out_of_range_are_errors_not_aborts() {
+        let (x, y) = blobs();
+        let g = vec![0u32; y.len()];
+        for per_class in [0, MAX_DRAWS_PER_CLASS + 1, usize::MAX] {
+            let p = ForestParams { per_class, ..Default::default() };
+            assert!(matches!(p.check(), Err(TrainError::InvalidParam(_))), "{per_class}");
+            // The linear fit refuses them itself (--sweep and library callers may not call check()).
+            let r = fit_linear_subclasses(&x, &y, &g, 1.0, per_class, &Pieces::ONE, 3);
+            assert!(matches!(r, Err(TrainError::InvalidParam(_))), "{per_class}");
+        }
+        assert!(ForestParams { per_class: MAX_DRAWS_PER_CLASS, ..Default::default() }.check().is_ok());
+        // Counts whose sum overflows usize: an error, not a wrapped sum that passes the check.
+        let huge = Pieces { per_class: [usize::MAX, 2, 1, 1, 1], ..Pieces::ONE };
+        assert!(matches!(fit_linear_subclasses(&x, &y, &g, 1.0, 50, &huge, 3), Err(TrainError::InvalidParam(_))));
+        assert!(check_folds(2, 2).is_ok());
+        for (k, groups) in [(0, 5), (1, 5), (6, 5), (usize::MAX, 5), (2, 1)] {
+            assert!(matches!(check_folds(k, groups), Err(TrainError::InvalidParam(_))), "{k} of {groups}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1065,13 +1113,15 @@ pub fn windows_for(
                 }
                 if dense && t.mean_rate_hz() > 25.0 && h % 3 == 1 {
                     let hz = 10.0 + (rng.below(1000) as f64 / 1000.0) * 15.0;
-                    let d = offline::decimate(t, hz);
-                    out.push(TraceWindows {
-                        meta: t.meta.clone(),
-                        t0_ns,
-                        variant: Variant::Decimated,
-                        windows: offline::featurize(&d, config)?,
-                    });
+                    // hz is in 10..25 Hz, always a valid decimation rate.
+                    if let Ok(d) = offline::decimate(t, hz) {
+                        out.push(TraceWindows {
+                            meta: t.meta.clone(),
+                            t0_ns,
+                            variant: Variant::Decimated,
+                            windows: offline::featurize(&d, config)?,
+                        });
+                    }
                 }
             }
             Ok(out)
@@ -1242,6 +1292,7 @@ pub fn cross_validate_many(
     for tw in train_sets.iter().filter(|t| t.variant == Variant::Natural) {
         *sizes.entry(tw.meta.group()).or_default() += tw.windows.len();
     }
+    check_folds(k, sizes.len())?;
     let folds = assign_folds(&sizes, k);
     let mut results = vec![CvResult::default(); configs.len()];
     for fold in 0..k {

@@ -418,3 +418,82 @@ fn adeptdata_clock_jump_of_centuries_loads_without_huge_memory() {
     // Two samples a lifetime apart show no running: nothing is labelled.
     assert!(traces.iter().all(|t| t.labels.iter().all(Option::is_none)));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dataset readers: times beyond +-2^62 ns, overflowing indices, unknown locations, preallocation.
+
+#[test]
+fn dataset_times_beyond_2_pow_62_ns_are_typed_errors_naming_file_and_line() {
+    use motiongate::datasets::{motionsense, us_transportation_tmd, wisdm2019_phone_accel, LoadReport};
+    let dir = tempfile::tempdir().unwrap();
+    let out_of_range = |e: &ReadError, want_line: u64| {
+        matches!(e, ReadError::TimeOutOfRange { line, .. } if *line == want_line) && e.line() == Some(want_line)
+    };
+    // TMD: ms since start; 5e12 ms is 5e18 ns. A gyroscope event that far is refused as well (its time is
+    // subtracted from the accelerometer's).
+    for sensor in ["android.sensor.accelerometer", "android.sensor.gyroscope"] {
+        let p = dir.path().join("sensorfile_u_Car_1480000000000.csv");
+        std::fs::write(&p, format!("0,android.sensor.accelerometer,0,0,9.8\n5000000000000,{sensor},0,0,9.8\n"))
+            .unwrap();
+        let e = us_transportation_tmd::load_file(&p, &mut LoadReport::default()).unwrap_err();
+        assert!(out_of_range(&e, 2), "{sensor}: {e:?}");
+        assert!(e.to_string().contains("sensorfile_u_Car_1480000000000.csv:2"), "{e}");
+    }
+    // WISDM: device clock in ns.
+    let p = dir.path().join("data_1600_accel_phone.txt");
+    std::fs::write(&p, "1600,A,1000,0,0,9.8;\n1600,A,9000000000000000000,0,0,9.8;\n").unwrap();
+    let e = wisdm2019_phone_accel::load_file(&p, &mut LoadReport::default()).unwrap_err();
+    assert!(out_of_range(&e, 2), "{e:?}");
+    // MotionSense: row index x 20 ms.
+    let p = dir.path().join("sub_1.csv");
+    std::fs::write(&p, ",x,y,z\n0,0,0,1\n300000000000,0,0,1\n").unwrap();
+    let e = motionsense::load_file(&p, 1, "wlk", 1).unwrap_err();
+    assert!(out_of_range(&e, 3), "{e:?}");
+}
+
+#[test]
+fn basicmotions_time_index_overflow_is_a_parse_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "split,case,label,t_index,dim_0,dim_1,dim_2,dim_3,dim_4,dim_5\n";
+    std::fs::write(
+        dir.path().join("BasicMotions_TRAIN.csv"),
+        format!("{header}TRAIN,0,Walking,0,0,0,0,0,0,0\nTRAIN,0,Walking,92233720368547758,0,0,0,0,0,0\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("BasicMotions_TEST.csv"), format!("{header}TEST,0,Walking,0,0,0,0,0,0,0\n"))
+        .unwrap();
+    let e = motiongate::datasets::basicmotions::load(dir.path()).unwrap_err();
+    assert!(matches!(&e, ReadError::Parse { line: 3, field, .. } if field == "t_index"), "{e:?}");
+}
+
+#[test]
+fn adeptdata_unknown_location_is_a_parse_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "loc_id,date_time_epoch_s,x,y,z\n\
+                left_hip,1500000000.00,0.1,-1.0,0.1\n\
+                right_wrist,1500000000.01,0.2,-1.0,0.1\n";
+    std::fs::write(dir.path().join("acc_running.csv"), body).unwrap();
+    let e = motiongate::datasets::adeptdata_running::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, ReadError::Parse { line: 3, field, token, .. } if field == "loc_id" && token == "right_wrist"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn wisdm_blocks_keep_no_preallocated_buffers() {
+    // A file whose activity code changes on every line makes one trace per line: each must hold its one sample,
+    // not a buffer reserved for thousands.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("data_1600_accel_phone.txt");
+    let mut body = String::new();
+    for i in 0..200 {
+        body.push_str(&format!("1600,{},{},0,0,9.8;\n", if i % 2 == 0 { "A" } else { "B" }, 1000 + i));
+    }
+    std::fs::write(&p, body).unwrap();
+    let traces =
+        motiongate::datasets::wisdm2019_phone_accel::load_file(&p, &mut motiongate::datasets::LoadReport::default())
+            .unwrap();
+    assert_eq!(traces.len(), 200);
+    assert!(traces.iter().all(|t| t.samples.capacity() < 16 && t.labels.capacity() < 16));
+}

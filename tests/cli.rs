@@ -51,3 +51,134 @@ fn eval_refuses_bad_option_values_as_usage_errors() {
         assert_eq!(code, Some(2), "{name}");
     }
 }
+
+/// Runs the tool with `args` and returns the exit code and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_motiongate")).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn decimate_rates_that_are_not_a_rate_are_usage_errors_naming_the_flag() {
+    for bad in ["0", "-1", "NaN", "inf", "1e-400", "1000.5", "1e300"] {
+        let (code, err) = run(&["eval", EXCERPT, &format!("--decimate={bad}")]);
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert!(err.contains("--decimate"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn train_flags_out_of_range_are_refused_before_any_data_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.mgm");
+    let out = out.to_str().unwrap();
+    for (flag, bad) in [
+        ("--draws", "0"),
+        ("--draws", "1000001"),
+        ("--draws", "18446744073709551615"),
+        ("--folds", "1"),
+        ("--subclasses", "18446744073709551615,1,1,1,1"),
+        ("--subclasses", "1,1,1,1,17"),
+        ("--subclasses", "4,4,4,4,1"),
+        ("--subclasses", "0,1,1,1,1"),
+        ("--sparse-subclasses", "9223372036854775808,9223372036854775808,1,1,1"),
+        ("--bins", "9"),
+        ("--sparse-bins", "1000000000000"),
+        ("--alpha", "NaN"),
+        ("--alpha", "-1"),
+        ("--sparse-alpha", "inf"),
+        ("--transit-slow-weight", "1.5"),
+        ("--transit-slow-weight", "NaN"),
+        ("--dense-rate", "0"),
+        ("--dense-rate", "NaN"),
+        ("--decimate", "0"),
+    ] {
+        // The data path does not exist: a refusal that names the flag comes from the flag, not from loading.
+        let (code, err) = run(&["train", "/nonexistent/data", "--out", out, &format!("{flag}={bad}")]);
+        assert_eq!(code, Some(2), "{flag} {bad}: {err}");
+        assert!(err.contains(flag), "{flag} {bad}: {err}");
+    }
+}
+
+#[test]
+fn sweep_refuses_the_options_it_would_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let (out, json, card, dec) = (p("m.mgm"), p("x.json"), p("card.md"), p("d.csv"));
+    for extra in [
+        vec!["--json", json.as_str()],
+        vec!["--card", card.as_str()],
+        vec!["--decisions", dec.as_str()],
+        vec!["--decimate", "20"],
+        vec!["--rotate", "1"],
+        vec!["--remove-gravity"],
+    ] {
+        let mut args = vec!["train", EXCERPT, "--out", out.as_str(), "--sweep"];
+        args.extend(&extra);
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains("--sweep") && err.contains(extra[0]), "{extra:?}: {err}");
+    }
+}
+
+#[test]
+fn more_folds_than_subjects_is_an_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.mgm");
+    // The excerpt is one subject: two folds are already too many, and a huge count must not abort.
+    for k in ["2", "18446744073709551615"] {
+        let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--folds", k]);
+        assert_eq!(code, Some(2), "{k}: {err}");
+        assert!(err.contains("--folds") && err.contains("1 subjects"), "{k}: {err}");
+        let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--sweep", "--folds", k]);
+        assert_eq!(code, Some(2), "sweep {k}: {err}");
+        assert!(err.contains("--folds"), "sweep {k}: {err}");
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn oversized_model_and_key_files_are_refused_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("huge.mgm");
+    std::fs::File::create(&model).unwrap().set_len((16 << 20) + 1).unwrap();
+    let (code, err) = run(&["eval", EXCERPT, "--model", model.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--model") && err.contains("larger than 16777216 bytes"), "{err}");
+    let key = dir.path().join("key");
+    std::fs::write(&key, vec![b'k'; 1025]).unwrap();
+    let store = dir.path().join("consent.json");
+    let (code, err) =
+        run(&["consent", "status", "--store", store.to_str().unwrap(), "--key-file", key.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--key-file") && err.contains("larger than 1024 bytes"), "{err}");
+    // A key of the largest length is read and accepted.
+    std::fs::write(&key, vec![b'k'; 1024]).unwrap();
+    let (code, err) =
+        run(&["consent", "status", "--store", store.to_str().unwrap(), "--key-file", key.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn dataset_load_reports_are_printed_one_line_per_dataset() {
+    // A WISDM-shaped folder whose clock goes back once and repeats once: both drops are reported on stderr.
+    let dir = tempfile::tempdir().unwrap();
+    let accel = dir.path().join("wisdm_copy/raw/phone/accel");
+    std::fs::create_dir_all(&accel).unwrap();
+    let mut body = String::new();
+    for i in 0..400u64 {
+        body.push_str(&format!("1600,A,{},0.1,{:.3},9.8;\n", 1_000_000_000 + i * 50_000_000, (i as f64 * 0.7).sin()));
+    }
+    body.push_str("1600,A,1000000000,0,0,9.8;\n1600,A,20950000000,0,0,9.8;\n");
+    std::fs::write(accel.join("data_1600_accel_phone.txt"), body).unwrap();
+    let (code, err) = run(&["eval", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("wisdm2019_phone_accel (")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("1 files, 1 traces, 400 samples")
+            && lines[0].contains("1 samples whose time went back")
+            && lines[0].contains("1 samples repeating the previous time"),
+        "{err}"
+    );
+}

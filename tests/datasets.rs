@@ -364,3 +364,28 @@ fn discover_finds_canonical_csv_in_folders() {
     assert_eq!(t[0].samples.len(), 1);
     assert_eq!(t[0].meta.subject, "x");
 }
+
+#[test]
+fn every_real_trace_converts_to_a_canonical_csv_that_reads_back() {
+    // The trace CSV reader refuses a median interval outside 1 ms..=1 s (times in the wrong unit): no real trace
+    // may come near that, or `convert` would write files `eval` cannot read.
+    use motiongate::trace::csv::{
+        median_interval_ns, read_trace_csv_from, write_trace_csv, MAX_MEDIAN_INTERVAL_NS, MIN_MEDIAN_INTERVAL_NS,
+    };
+    let Some(root) = common::shared_data_dir() else { return };
+    let traces = datasets::load_all(&root).unwrap();
+    let mut slowest: Option<(i64, &Trace)> = None;
+    for t in &traces {
+        let Some(m) = median_interval_ns(&t.samples) else { continue };
+        assert!((MIN_MEDIAN_INTERVAL_NS..=MAX_MEDIAN_INTERVAL_NS).contains(&m), "{}: median {m} ns", t.meta.name());
+        if slowest.is_none_or(|(s, _)| m > s) {
+            slowest = Some((m, t));
+        }
+    }
+    let (m, t) = slowest.unwrap();
+    println!("slowest median interval: {} ({m} ns)", t.meta.name());
+    let mut buf = Vec::new();
+    write_trace_csv(t, &mut buf).unwrap();
+    let back = read_trace_csv_from(buf.as_slice(), "converted.csv").unwrap();
+    assert_eq!(back.samples, t.samples);
+}

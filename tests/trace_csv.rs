@@ -230,7 +230,9 @@ proptest! {
     fn prop_round_trip(
         t0 in -4_000_000_000_000_000_000i64..4_000_000_000_000_000_000i64,
         rows in proptest::collection::vec(
-            (1i64..5_000_000_000, [finite(156.0), finite(156.0), finite(156.0)],
+            // Intervals of 1 ms..=1 s (any nanosecond in between): the reader refuses a median interval outside
+            // that range as times in the wrong unit (`times_in_the_wrong_unit_are_refused_with_the_median_interval`).
+            (1_000_000i64..=1_000_000_000, [finite(156.0), finite(156.0), finite(156.0)],
              proptest::option::of([finite(39.0), finite(39.0), finite(39.0)]), label_strategy()),
             1..40),
         labelled in any::<bool>(),
@@ -255,4 +257,77 @@ proptest! {
         prop_assert_eq!(&t.samples, &back.samples);
         prop_assert_eq!(&t.labels, &back.labels);
     }
+}
+
+#[test]
+fn times_beyond_2_pow_62_ns_are_refused_naming_file_and_line() {
+    // 9e9 s is 9e18 ns: differences of such times overflow i64, so the reader refuses them.
+    let e = err(format!("{H}0,0,0,9.8,,,,\n9000000000,0,0,9.8,,,,\n").as_bytes());
+    assert!(
+        matches!(&e, ReadError::TimeOutOfRange { file, line: 3, field, .. } if file == "data/x.csv" && field == "t"),
+        "{e:?}"
+    );
+    assert!(e.to_string().starts_with("data/x.csv:3: field 't'"), "{e}");
+    let e = err(format!("{H}-9000000000,0,0,9.8,,,,\n").as_bytes());
+    assert!(matches!(e, ReadError::TimeOutOfRange { line: 2, .. }), "{e:?}");
+    // The bound itself is accepted (2^62 ns = 4611686018.427387904 s), one nanosecond more is not.
+    let ok = read_trace_csv_from(format!("{H}0,0,0,9.8,,,,\n4611686018.427387904,0,0,9.8,,,,\n").as_bytes(), "x");
+    assert_eq!(ok.unwrap().samples[1].t_ns, 1i64 << 62);
+    let e = err(format!("{H}0,0,0,9.8,,,,\n4611686018.427387905,0,0,9.8,,,,\n").as_bytes());
+    assert!(matches!(e, ReadError::TimeOutOfRange { line: 3, .. }), "{e:?}");
+}
+
+/// `n` rows, `step` apart (decimal seconds text), starting at 0.
+fn rows(n: usize, step_s: f64) -> String {
+    let mut s = String::from(H);
+    for i in 0..n {
+        s.push_str(&format!("{},0,0,9.8,,,,\n", i as f64 * step_s));
+    }
+    s
+}
+
+#[test]
+fn times_in_the_wrong_unit_are_refused_with_the_median_interval() {
+    // Milliseconds written as seconds: every interval is 20 s, which would make every interval a gap and the trace
+    // yield no window.
+    let e = err(rows(50, 20.0).as_bytes());
+    assert!(
+        matches!(&e, ReadError::ImplausibleRate { file, median_interval_ns: 20_000_000_000 } if file == "data/x.csv")
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("data/x.csv") && msg.contains("20 s") && msg.contains("unit"), "{msg}");
+    // Ten-microsecond steps (100 kHz): refused too.
+    assert!(matches!(err(rows(50, 0.00001).as_bytes()), ReadError::ImplausibleRate { median_interval_ns: 10_000, .. }));
+    // 1 Hz and 1000 Hz, the ends of the accepted range, read.
+    for step in [1.0, 0.001] {
+        let t = read_trace_csv_from(rows(50, step).as_bytes(), "x").unwrap();
+        assert_eq!(t.samples.len(), 50, "{step}");
+    }
+    // Gaps do not move the median: 50 Hz with a one-day gap in the middle reads.
+    let mut text = rows(20, 0.02);
+    for i in 0..20 {
+        text.push_str(&format!("{},0,0,9.8,,,,\n", 86_400.0 + i as f64 * 0.02));
+    }
+    assert_eq!(read_trace_csv_from(text.as_bytes(), "x").unwrap().samples.len(), 40);
+    // Three samples or fewer are not judged (one gap could be the median).
+    assert_eq!(read_trace_csv_from(rows(3, 20.0).as_bytes(), "x").unwrap().samples.len(), 3);
+    assert!(matches!(err(rows(4, 20.0).as_bytes()), ReadError::ImplausibleRate { .. }));
+}
+
+#[test]
+fn discovery_reports_a_truncated_gzip_csv_instead_of_skipping_it() {
+    let real = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&real).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Cut inside the first line: no header can be read, and the stream ends early.
+    std::fs::write(dir.path().join("cut.csv.gz"), &gz[..12]).unwrap();
+    let e = motiongate::datasets::discover(dir.path()).unwrap_err();
+    assert!(matches!(&e, ReadError::Truncated { file, .. } if file.ends_with("cut.csv.gz")), "{e:?}");
+    // A CSV that is not a trace is still skipped.
+    std::fs::write(dir.path().join("cut.csv.gz"), &gz).unwrap();
+    std::fs::write(dir.path().join("other.csv"), "a,b\n1,2\n").unwrap();
+    let found = motiongate::datasets::discover(dir.path()).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
 }

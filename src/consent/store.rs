@@ -59,6 +59,10 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MIN_KEY_LEN: usize = 16;
 /// Longest accepted host key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
+/// Largest record [`Store::open`] reads, bytes (64 MiB). An entry takes a few hundred bytes, so no record of
+/// real use comes near it; a larger file is refused as [`ConsentError::Tampered`] (the gate fails closed) before
+/// it is read whole.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 /// `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -276,18 +280,32 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The bytes of `path` when it holds at most `limit` bytes; `None` when it holds more (found after reading
+/// `limit + 1` bytes, not the whole file).
+fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 impl Store {
     /// Opens and verifies the record at `path` with the host `key` (at least [`MIN_KEY_LEN`] bytes). A missing
-    /// file is an empty record; a damaged, edited, truncated, reordered or foreign-key record is
-    /// [`ConsentError::Tampered`].
+    /// file is an empty record; a damaged, edited, truncated, reordered or foreign-key record, or one larger than
+    /// [`MAX_RECORD_BYTES`], is [`ConsentError::Tampered`].
     pub fn open(path: impl AsRef<Path>, key: &[u8]) -> Result<Store, ConsentError> {
         if key.len() < MIN_KEY_LEN || key.len() > MAX_KEY_LEN {
             return Err(ConsentError::InvalidKey);
         }
         let path = path.as_ref().to_path_buf();
         let key = Zeroizing::new(key.to_vec());
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let bytes = match read_bounded(&path, MAX_RECORD_BYTES) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Err(ConsentError::Tampered {
+                    reason: format!("the record is larger than {MAX_RECORD_BYTES} bytes, more than any real record"),
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Store {
                     path,
@@ -615,6 +633,20 @@ mod tests {
             Some(&RecordedState::Withdrawn { policy_version: 1, at_unix_ms: 2_000 })
         );
         assert_eq!(fs::read(&path).unwrap(), r.encoded());
+    }
+
+    #[test]
+    fn record_over_the_size_limit_is_refused_without_reading_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.json");
+        // A sparse file one byte over the limit: refused as tampered (fails closed), not parsed.
+        fs::File::create(&path).unwrap().set_len(MAX_RECORD_BYTES + 1).unwrap();
+        let err = Store::open(&path, KEY).unwrap_err();
+        assert!(matches!(&err, ConsentError::Tampered { reason } if reason.contains("larger than")), "{err:?}");
+        // At the limit it is read (and then fails verification as garbage, not as too large).
+        fs::File::create(&path).unwrap().set_len(MAX_RECORD_BYTES).unwrap();
+        let err = Store::open(&path, KEY).unwrap_err();
+        assert!(matches!(&err, ConsentError::Tampered { reason } if !reason.contains("larger than")), "{err:?}");
     }
 
     #[test]

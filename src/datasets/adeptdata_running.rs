@@ -1,7 +1,7 @@
 //! `adeptdata_running`: a 25-min outdoor run (R package adeptdata, `acc_running`), ActiGraph GT9X at the left hip
 //! and the left ankle, 100 Hz.
 //!
-//! `acc_running.csv.gz`: `loc_id,date_time_epoch_s,x,y,z`, values in g (converted × 9.80665, gravity included),
+//! `acc_running.csv.gz`: `loc_id,date_time_epoch_s,x,y,z` (`loc_id` one of [`LOCATIONS`]), values in g (converted × 9.80665, gravity included),
 //! time in decimal seconds (parsed exactly to ns). Two traces, session `left_hip` and `left_ankle`, subject
 //! `adept01`.
 //!
@@ -29,6 +29,9 @@ pub const NAME: &str = "adeptdata_running";
 pub const RUN_HIP_STD_G: f64 = 0.5;
 /// The location whose signal decides the labels.
 pub const REFERENCE_LOCATION: &str = "left_hip";
+/// The sensor locations of the dataset (its README: `loc_id` is `left_hip` or `left_ankle`); any other `loc_id` is
+/// a parse error.
+pub const LOCATIONS: [&str; 2] = [REFERENCE_LOCATION, "left_ankle"];
 const HEADER: &str = "loc_id,date_time_epoch_s,x,y,z";
 
 /// Loads `acc_running.csv.gz` from `dir`: traces `left_hip` then `left_ankle` (order of first appearance).
@@ -50,6 +53,9 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
             continue;
         }
         let f = l.fields(&file, 5)?;
+        if !LOCATIONS.contains(&f[0]) {
+            return Err(parse_err(&file, l.no, "loc_id", f[0], "as a location (left_hip or left_ankle)"));
+        }
         let t_ns = parse_decimal_scaled(f[1], 9)
             .ok_or_else(|| parse_err(&file, l.no, "date_time_epoch_s", f[1], "as seconds"))?;
         let x = parse_f64(&file, l.no, "x", f[2])?;
@@ -59,7 +65,8 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
             Some(b) => b,
             None => {
                 order.push(f[0].to_string());
-                locs.entry(f[0].to_string()).or_insert_with(|| Builder::with_capacity(150_000))
+                // No preallocation: the vectors grow with the samples actually read.
+                locs.entry(f[0].to_string()).or_default()
             }
         };
         b.push_strict(Sample::accel(t_ns, g_to_ms2(x), g_to_ms2(y), g_to_ms2(z)), None, &file, l.no)?;

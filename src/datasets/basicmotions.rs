@@ -75,11 +75,13 @@ fn load_file(path: &Path, split: &str) -> Result<Vec<Trace>, ReadError> {
         for (k, x) in v.iter_mut().enumerate() {
             *x = parse_f64(&file, l.no, FIELDS[4 + k], f[4 + k])? as f32;
         }
-        let entry = cases.entry(case).or_insert_with(|| (label, Builder::with_capacity(100)));
+        let entry = cases.entry(case).or_insert_with(|| (label, Builder::default()));
         if entry.0 != label {
             return Err(super::io::parse_err(&file, l.no, "label", f[2], "(label changes within a case)"));
         }
-        let t_ns = t_index.saturating_mul(PERIOD_NS);
+        let t_ns = t_index.checked_mul(PERIOD_NS).ok_or_else(|| {
+            super::io::parse_err(&file, l.no, FIELDS[3], f[3], "as a time index (x 100 ms overflows)")
+        })?;
         entry.1.push_strict(
             Sample::with_gyro(t_ns, [v[0], v[1], v[2]], [v[3], v[4], v[5]]),
             Some(label),

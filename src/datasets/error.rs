@@ -104,6 +104,34 @@ pub enum ReadError {
         /// 1-based line number.
         line: u64,
     },
+    /// A time lies beyond [`crate::datasets::MAX_ABS_TIME_NS`] from the clock's zero (about 146 years), so that
+    /// differences of two times could overflow; almost always a wrong unit or a corrupt token.
+    #[error(
+        "{file}:{line}: field '{field}': time {t_ns} ns is beyond +-2^62 ns (about 146 years) from the clock's zero"
+    )]
+    TimeOutOfRange {
+        /// File path.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// Column name.
+        field: String,
+        /// The time read, ns.
+        t_ns: i64,
+    },
+    /// The median interval between samples of a trace is outside 1 ms..=1 s (a rate outside 1..=1000 Hz): the times
+    /// are almost surely in another unit than the format's (e.g. milliseconds written as seconds).
+    #[error(
+        "{file}: median interval between samples is {} s, a rate outside 1-1000 Hz: are the times in the wrong unit \
+         (e.g. milliseconds or nanoseconds where seconds are expected)?",
+        crate::trace::csv::format_time_ns(*median_interval_ns)
+    )]
+    ImplausibleRate {
+        /// File path.
+        file: String,
+        /// The median interval, ns.
+        median_interval_ns: i64,
+    },
     /// A row parsed but the sample is not plausible (NaN, beyond the sensor range).
     #[error("{file}:{line}: invalid sample: {source}")]
     InvalidSample {
@@ -149,6 +177,8 @@ impl ReadError {
             | ReadError::LineTooLong { file, .. }
             | ReadError::TimeBackwards { file, .. }
             | ReadError::TimeRepeated { file, .. }
+            | ReadError::TimeOutOfRange { file, .. }
+            | ReadError::ImplausibleRate { file, .. }
             | ReadError::InvalidSample { file, .. }
             | ReadError::UnknownLabel { file, .. } => file,
             ReadError::Layout { path, .. } => path,
@@ -166,6 +196,7 @@ impl ReadError {
             | ReadError::LineTooLong { line, .. }
             | ReadError::TimeBackwards { line, .. }
             | ReadError::TimeRepeated { line, .. }
+            | ReadError::TimeOutOfRange { line, .. }
             | ReadError::InvalidSample { line, .. }
             | ReadError::UnknownLabel { line, .. } => Some(*line),
             _ => None,

@@ -12,6 +12,20 @@ use super::error::{cut_token, ReadError};
 /// more memory is allocated.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// Largest |time| any reader accepts, ns: 2^62 ns, about 146 years either side of the clock's zero (Unix epoch
+/// times in ns are about 2^60.4 today). The headroom keeps the difference or sum of any two accepted times within
+/// an `i64`, so spans, margins and clock ticks computed from them cannot overflow.
+pub const MAX_ABS_TIME_NS: i64 = 1 << 62;
+
+/// Checks that a time read from `file:line` (column `field`) lies within [`MAX_ABS_TIME_NS`].
+pub(crate) fn check_time(file: &str, line: u64, field: &str, t_ns: i64) -> Result<i64, ReadError> {
+    if t_ns.checked_abs().is_some_and(|a| a <= MAX_ABS_TIME_NS) {
+        Ok(t_ns)
+    } else {
+        Err(ReadError::TimeOutOfRange { file: file.to_string(), line, field: field.to_string(), t_ns })
+    }
+}
+
 /// A boxed buffered reader over a plain or decompressed file.
 pub(crate) type DynRead = Box<dyn BufRead + Send>;
 

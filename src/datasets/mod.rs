@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use error::ReadError;
-pub use io::parse_decimal_scaled;
+pub use io::{parse_decimal_scaled, MAX_ABS_TIME_NS};
 
 use crate::sample::{Label, Sample};
 use crate::trace::{Trace, TraceMeta};
@@ -79,6 +79,44 @@ impl LoadReport {
         if self.warnings.len() < Self::MAX_WARNINGS {
             self.warnings.push(w);
         }
+    }
+
+    /// True when the loader dropped or skipped anything (samples, lines, recordings or files).
+    pub fn dropped_anything(&self) -> bool {
+        self.skipped_lines > 0
+            || self.dropped_backwards > 0
+            || self.dropped_repeated > 0
+            || self.dropped_duplicate_recordings > 0
+            || self.files_without_trace > 0
+    }
+
+    /// One line for people: what was read, every non-zero drop count, and the first warning (if any) with the
+    /// number of warnings kept.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} files, {} traces, {} samples", self.files, self.traces, self.samples);
+        if !self.dropped_anything() {
+            s.push_str("; nothing dropped");
+        } else {
+            let parts: Vec<String> = [
+                (self.dropped_backwards, "samples whose time went back"),
+                (self.dropped_repeated, "samples repeating the previous time"),
+                (self.skipped_lines, "unparsable lines"),
+                (self.dropped_duplicate_recordings as u64, "duplicate recordings"),
+                (self.files_without_trace as u64, "files without a trace"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+            s.push_str("; dropped: ");
+            s.push_str(&parts.join(", "));
+        }
+        if let Some(first) = self.warnings.first() {
+            let kept = self.warnings.len();
+            let more = if kept >= Self::MAX_WARNINGS { "+" } else { "" };
+            s.push_str(&format!("; {kept}{more} warnings, first: {first}"));
+        }
+        s
     }
 
     fn count_traces(&mut self, traces: &[Trace]) {
@@ -210,7 +248,8 @@ fn is_csv_name(p: &Path) -> bool {
 ///   [`ReadError::Header`], since the caller named it explicitly);
 /// - a folder named like a known dataset (e.g. `hapt_kcc2020`), or laid out like one, is a [`Source::Dataset`];
 /// - any other folder is searched recursively (sorted by name) for dataset folders and for `*.csv` / `*.csv.gz`
-///   files with the canonical header (other CSV files are ignored there).
+///   files with the canonical header (other CSV files, and files that are not UTF-8 text, are ignored there; a
+///   CSV file that cannot be read, e.g. a truncated `.csv.gz`, is an error).
 pub fn discover(path: &Path) -> Result<Vec<Source>, ReadError> {
     let meta = std::fs::metadata(path).map_err(|source| ReadError::Io { file: path.display().to_string(), source })?;
     if meta.is_file() {
@@ -244,7 +283,8 @@ fn discover_dir(dir: &Path, out: &mut Vec<Source>, depth: usize) -> Result<(), R
     for p in io::sorted_entries(dir)? {
         if p.is_dir() {
             discover_dir(&p, out, depth + 1)?;
-        } else if is_csv_name(&p) && trace_csv_has_header(&p).unwrap_or(false) {
+        } else if is_csv_name(&p) && trace_csv_has_header(&p)? {
+            // A CSV that cannot be read (I/O error, truncated gzip) is an error, not "not a trace".
             out.push(Source::TraceCsv(p));
         }
     }
@@ -253,9 +293,20 @@ fn discover_dir(dir: &Path, out: &mut Vec<Source>, depth: usize) -> Result<(), R
 
 /// Loads one source: a dataset folder (all its traces) or a canonical trace CSV (one trace).
 pub fn load_source(source: &Source) -> Result<Vec<Trace>, ReadError> {
+    Ok(load_source_with_report(source)?.0)
+}
+
+/// [`load_source`] plus the reader's [`LoadReport`] (a canonical trace CSV is read strictly, so its report only
+/// counts the file, trace and samples).
+pub fn load_source_with_report(source: &Source) -> Result<(Vec<Trace>, LoadReport), ReadError> {
     match source {
-        Source::Dataset(kind, dir) => kind.load(dir),
-        Source::TraceCsv(p) => Ok(vec![crate::trace::csv::read_trace_csv(p)?]),
+        Source::Dataset(kind, dir) => kind.load_with_report(dir),
+        Source::TraceCsv(p) => {
+            let traces = vec![crate::trace::csv::read_trace_csv(p)?];
+            let mut report = LoadReport { files: 1, ..LoadReport::default() };
+            report.count_traces(&traces);
+            Ok((traces, report))
+        }
     }
 }
 
@@ -344,7 +395,7 @@ impl Builder {
         self.samples.last().map(|s| s.t_ns)
     }
 
-    /// Validates the values (error with file and line) and appends; time must increase or the sample is dropped
+    /// Validates the values and the time's range (error with file and line) and appends; time must increase or the sample is dropped
     /// and counted.
     pub(crate) fn push_monotonic(
         &mut self,
@@ -355,10 +406,11 @@ impl Builder {
         report: &mut LoadReport,
     ) -> Result<Pushed, ReadError> {
         s.check_values().map_err(|source| ReadError::InvalidSample { file: file.to_string(), line, source })?;
+        io::check_time(file, line, "time", s.t_ns)?;
         if let Some(prev) = self.last_t() {
             if s.t_ns < prev {
                 report.dropped_backwards += 1;
-                report.warn(format!("{file}:{line}: time goes back {} ns: sample dropped", prev - s.t_ns));
+                report.warn(format!("{file}:{line}: time goes back {} ns: sample dropped", prev.abs_diff(s.t_ns)));
                 return Ok(Pushed::Backwards);
             }
             if s.t_ns == prev {
@@ -380,6 +432,7 @@ impl Builder {
         line: u64,
     ) -> Result<(), ReadError> {
         s.check_values().map_err(|source| ReadError::InvalidSample { file: file.to_string(), line, source })?;
+        io::check_time(file, line, "time", s.t_ns)?;
         if let Some(prev) = self.last_t() {
             if s.t_ns < prev {
                 return Err(ReadError::TimeBackwards { file: file.to_string(), line });
@@ -400,7 +453,10 @@ impl Builder {
         }
     }
 
-    pub(crate) fn finish(self, meta: TraceMeta) -> Trace {
+    /// The trace, its vectors shrunk to their length (a reader's preallocation is not kept for the trace's life).
+    pub(crate) fn finish(mut self, meta: TraceMeta) -> Trace {
+        self.samples.shrink_to_fit();
+        self.labels.shrink_to_fit();
         Trace { meta, samples: self.samples, labels: self.labels }
     }
 }
@@ -411,4 +467,51 @@ pub const STANDARD_GRAVITY_F64: f64 = 9.806_65;
 /// Acceleration in g (parsed as f64) to m/s^2 as f32 (the product is formed in f64, then rounded once).
 pub(crate) fn g_to_ms2(v: f64) -> f32 {
     (v * STANDARD_GRAVITY_F64) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_summary_names_every_drop_and_the_first_warning() {
+        let mut r = LoadReport { files: 2, traces: 3, samples: 400, ..LoadReport::default() };
+        assert_eq!(r.summary(), "2 files, 3 traces, 400 samples; nothing dropped");
+        r.dropped_backwards = 4;
+        r.skipped_lines = 1;
+        r.warn("a.csv:7: time goes back 5 ns: sample dropped".into());
+        r.warn("a.csv:9: time goes back 6 ns: sample dropped".into());
+        assert_eq!(
+            r.summary(),
+            "2 files, 3 traces, 400 samples; dropped: 4 samples whose time went back, 1 unparsable lines; \
+             2 warnings, first: a.csv:7: time goes back 5 ns: sample dropped"
+        );
+    }
+
+    #[test]
+    fn builders_refuse_times_beyond_2_pow_62_ns_and_report_drops_without_overflow() {
+        let mut b = Builder::default();
+        let mut r = LoadReport::default();
+        b.push_strict(Sample::accel(MAX_ABS_TIME_NS, 0.0, 0.0, 9.8), None, "f", 1).unwrap();
+        let e = b.push_strict(Sample::accel(i64::MAX, 0.0, 0.0, 9.8), None, "f", 2).unwrap_err();
+        assert!(matches!(e, ReadError::TimeOutOfRange { line: 2, t_ns: i64::MAX, .. }), "{e:?}");
+        let e = b.push_monotonic(Sample::accel(i64::MIN, 0.0, 0.0, 9.8), None, "f", 3, &mut r).unwrap_err();
+        assert!(matches!(e, ReadError::TimeOutOfRange { line: 3, .. }), "{e:?}");
+        // The largest backward step the bound allows is reported exactly (2^63 ns does not fit an i64).
+        let kept = b.push_monotonic(Sample::accel(-MAX_ABS_TIME_NS, 0.0, 0.0, 9.8), None, "f", 4, &mut r).unwrap();
+        assert_eq!(kept, Pushed::Backwards);
+        assert_eq!(r.warnings, ["f:4: time goes back 9223372036854775808 ns: sample dropped"]);
+        assert_eq!(
+            b.finish(TraceMeta {
+                dataset: "d".into(),
+                subject: "s".into(),
+                session: "1".into(),
+                source: "f".into(),
+                gravity_removed: false,
+            })
+            .samples
+            .len(),
+            1
+        );
+    }
 }

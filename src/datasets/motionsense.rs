@@ -140,7 +140,7 @@ pub fn load_file(path: &Path, subject: u32, act: &str, trial: u32) -> Result<Tra
     }
     let (Some(first), Some(last)) = (b.first_t(), b.last_t()) else { return Err(ReadError::Empty { file }) };
     let margin = (HANDLING_S * 1e9) as i64;
-    b.relabel(|t, l| if t < first + margin || t > last - margin { None } else { l });
+    b.relabel(|t, l| if t < first.saturating_add(margin) || t > last.saturating_sub(margin) { None } else { l });
     Ok(b.finish(TraceMeta {
         dataset: NAME.into(),
         subject: format!("sub{subject:02}"),

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use super::io::{file_name, open_lines, parse_decimal_scaled, sorted_entries};
+use super::io::{check_time, file_name, open_lines, parse_decimal_scaled, sorted_entries};
 use super::{par_files, Builder, LoadReport, Pushed, ReadError};
 use crate::sample::{Label, Sample};
 use crate::trace::{Trace, TraceMeta};
@@ -106,13 +106,16 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Option<Trace>, 
             report.warn(format!("{file}:{}: unparsable {sensor} event \"{}\": line skipped", l.no, l.text));
             continue;
         };
+        let t_ns = check_time(&file, l.no, "time_ms", t_ns)?;
         if !is_acc {
             if gyro.is_none_or(|(tg, _)| t_ns >= tg) {
                 gyro = Some((t_ns, v));
             }
             continue;
         }
-        let g = gyro.and_then(|(tg, g)| (t_ns >= tg && t_ns - tg <= GYRO_MAX_AGE_NS).then_some(g));
+        let g = gyro.and_then(|(tg, g)| {
+            (t_ns >= tg && t_ns.checked_sub(tg).is_some_and(|age| age <= GYRO_MAX_AGE_NS)).then_some(g)
+        });
         let s = match g {
             Some(g) => Sample::with_gyro(t_ns, v, g),
             None => Sample::accel(t_ns, v[0], v[1], v[2]),

@@ -92,7 +92,8 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Vec<Trace>, Rea
             if let Some(done) = cur.take() {
                 traces.push(finish(done, &mut seen));
             }
-            cur = Some((subject.to_string(), code.to_string(), Builder::with_capacity(4096)));
+            // No preallocation per block: a file that alternates codes every line must not reserve a buffer per line.
+            cur = Some((subject.to_string(), code.to_string(), Builder::default()));
         }
         if let Some((_, _, b)) = cur.as_mut() {
             b.push_monotonic(Sample::accel(t_ns, x, y, z), Some(label), &file, l.no, report)?;

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! - Header `t,ax,ay,az[,gx,gy,gz][,label]` (exactly these names in this order).
-//! - `t`: seconds, strictly increasing. The writer prints the exact integer split `secs.nanos` (trailing zeros
+//! - `t`: seconds, strictly increasing, at most 2^62 ns (about 146 years) from zero either way. The writer prints the exact integer split `secs.nanos` (trailing zeros
 //!   trimmed), so reading what was written gives back the same nanosecond.
 //! - `ax,ay,az`: m/s^2 including gravity; `gx,gy,gz`: rad/s, all three present or all three empty (no gyroscope
 //!   for that row). Values are written as the shortest text that reads back to the same `f32`.
@@ -23,7 +23,10 @@
 //!
 //! The reader is strict: any bad token, non-finite or implausible value, time that does not increase, wrong column
 //! count, truncated last line, non-UTF-8 byte or line over [`MAX_LINE_BYTES`] is a typed [`ReadError`] naming file,
-//! line and field.
+//! line and field. A trace of [`MIN_SAMPLES_FOR_RATE_CHECK`] samples or more whose median interval between samples
+//! is outside 1 ms..=1 s (a rate outside 1..=1000 Hz) is refused too ([`ReadError::ImplausibleRate`]): its times are
+//! almost surely in another unit than seconds. Gaps are kept (the median ignores them). A complete last line
+//! without a line end is accepted.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -32,7 +35,7 @@ use crate::sample::{Label, Sample, MAX_ACCEL_MS2, MAX_GYRO_RADS};
 use crate::trace::{Trace, TraceMeta};
 
 pub use crate::datasets::io::MAX_LINE_BYTES;
-use crate::datasets::io::{open, parse_decimal_scaled, parse_err, Lines};
+use crate::datasets::io::{check_time, open, parse_decimal_scaled, parse_err, Lines};
 pub use crate::datasets::ReadError;
 
 /// First line the writer emits (a comment, ignored by readers).
@@ -296,6 +299,7 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
         }
         let t_tok = fields[0].trim();
         let t_ns = parse_time_ns(t_tok).ok_or_else(|| parse_err(name, no, "t", t_tok, "as seconds"))?;
+        let t_ns = check_time(name, no, "t", t_ns)?;
         if let Some(prev) = last_t {
             if t_ns < prev {
                 return Err(ReadError::TimeBackwards { file: name.to_string(), line: no });
@@ -345,6 +349,7 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
     if samples.is_empty() {
         return Err(ReadError::Empty { file: name.to_string() });
     }
+    check_rate(name, &samples)?;
     if meta.subject.is_empty() {
         meta.subject = file_stem(Path::new(name));
     }
@@ -352,6 +357,40 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
         meta.session = file_stem(Path::new(name));
     }
     Ok(Trace { meta, samples, labels })
+}
+
+/// Shortest median interval between samples the reader accepts, ns (1 ms: 1000 Hz).
+pub const MIN_MEDIAN_INTERVAL_NS: i64 = 1_000_000;
+/// Longest median interval between samples the reader accepts, ns (1 s: 1 Hz).
+pub const MAX_MEDIAN_INTERVAL_NS: i64 = 1_000_000_000;
+/// Fewest samples for which the median interval is judged: with three intervals or more one gap cannot be the
+/// median; shorter traces hold no 5-s window at any accepted rate's worth of evidence anyway.
+pub const MIN_SAMPLES_FOR_RATE_CHECK: usize = 4;
+
+/// The median interval between consecutive samples, ns (the lower median for an even count; `None` for fewer than
+/// two samples). Samples must be in increasing time, as the reader guarantees.
+pub fn median_interval_ns(samples: &[Sample]) -> Option<i64> {
+    let mut d: Vec<i64> = samples.windows(2).map(|w| w[1].t_ns.saturating_sub(w[0].t_ns)).collect();
+    if d.is_empty() {
+        return None;
+    }
+    let mid = (d.len() - 1) / 2;
+    Some(*d.select_nth_unstable(mid).1)
+}
+
+/// A trace whose median interval lies outside [`MIN_MEDIAN_INTERVAL_NS`]..=[`MAX_MEDIAN_INTERVAL_NS`] (a rate
+/// outside 1..=1000 Hz) was almost surely written in the wrong time unit (e.g. milliseconds as seconds): refused
+/// rather than read into a trace whose every interval is a gap and which yields no window.
+fn check_rate(name: &str, samples: &[Sample]) -> Result<(), ReadError> {
+    if samples.len() < MIN_SAMPLES_FOR_RATE_CHECK {
+        return Ok(());
+    }
+    match median_interval_ns(samples) {
+        Some(m) if !(MIN_MEDIAN_INTERVAL_NS..=MAX_MEDIAN_INTERVAL_NS).contains(&m) => {
+            Err(ReadError::ImplausibleRate { file: name.to_string(), median_interval_ns: m })
+        }
+        _ => Ok(()),
+    }
 }
 
 fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Result<f32, ReadError> {

@@ -7,6 +7,12 @@ pub mod csv;
 
 use crate::sample::{Label, Sample};
 
+/// `t_ns - t0_ns` in seconds, formed in `i128` so that no pair of `i64` times overflows (for times whose difference
+/// fits an `i64`, exactly the value of `(t_ns - t0_ns) as f64 * 1e-9`).
+pub fn seconds_between(t0_ns: i64, t_ns: i64) -> f64 {
+    (i128::from(t_ns) - i128::from(t0_ns)) as f64 * 1e-9
+}
+
 /// Where a trace came from: enough to group evaluation by subject and to cite the source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TraceMeta {
@@ -52,10 +58,10 @@ impl Trace {
         !self.labels.is_empty()
     }
 
-    /// Duration from first to last sample, seconds.
+    /// Duration from first to last sample, seconds (computed without overflow for any two `i64` times).
     pub fn duration_s(&self) -> f64 {
         match (self.samples.first(), self.samples.last()) {
-            (Some(a), Some(b)) => (b.t_ns - a.t_ns) as f64 * 1e-9,
+            (Some(a), Some(b)) => seconds_between(a.t_ns, b.t_ns),
             _ => 0.0,
         }
     }
