@@ -8,6 +8,7 @@
 //! - `session/stream_excerpt`: the whole 240 s excerpt through a fresh gated session (throughput in samples/s).
 //! - `eval/classify_hapt_kcc2020`: `offline::classify` over every trace of `../shared/data/hapt_kcc2020`
 //!   (skipped with a message when the folder is absent; loading the files is not timed).
+#![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! The motiongate command-line tool: classify, evaluate and train on recorded traces.
 //!
 //! Exit codes: 0 success, 2 usage or unreadable input (the message names the file, line and field).
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Bad input at every entry point: each test asserts the typed error or the documented safe outcome.
 //! The catalogue with one row per case is `tests/README.md`.
+#![forbid(unsafe_code)]
 
 use std::io::Cursor;
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! The command-line tool's robustness options: each one changes what is evaluated, and bad values are usage errors.
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 use std::process::Command;

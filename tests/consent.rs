@@ -1,4 +1,5 @@
 //! Consent gate: every state, every error, receipts, and tamper detection on a real record.
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Dataset readers against the real files in `../shared/data` (feature `offline`).
 #![cfg(feature = "offline")]
+#![forbid(unsafe_code)]
 
 mod common;
 

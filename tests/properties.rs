@@ -1,6 +1,7 @@
 //! Property tests: streaming is chunk-independent, a refused sample leaves no trace, a sample passes exactly when
 //! every component is finite and in range, on-grid resampling is the identity, features are orientation-invariant
 //! and finite, model files round-trip to identical bytes.
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,6 @@
 //! Sessions: gating on every push, purge on withdrawal across threads, the property test over random consent
 //! histories, the not-`Serialize` check, and a writer process killed mid-write.
+#![forbid(unsafe_code)]
 
 use std::marker::PhantomData;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! The canonical trace CSV: round trips and every bad input giving its typed error (feature `offline`).
 #![cfg(feature = "offline")]
+#![forbid(unsafe_code)]
 
 mod common;
 

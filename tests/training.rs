@@ -1,6 +1,7 @@
 //! Training on real recordings: the shipped model family is deterministic, learns something real, and the embedded
 //! model is what `motiongate train` produces from the data (checked by its format, not by retraining everything).
 #![cfg(feature = "train")]
+#![forbid(unsafe_code)]
 
 mod common;
 

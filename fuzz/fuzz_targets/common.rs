@@ -1,4 +1,5 @@
 //! Helpers shared by the fuzz targets.
+#![forbid(unsafe_code)]
 
 /// A scratch folder for files the targets write: tmpfs when available, since the consent record writer fsyncs.
 pub fn tmp_root() -> std::path::PathBuf {

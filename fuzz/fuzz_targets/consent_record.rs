@@ -1,6 +1,7 @@
 //! A consent record file with arbitrary contents: `Store::open` and `Gate::open` verify it or fail closed,
 //! never panic. A record that does verify (only reachable from a seed with the fuzz key) must keep working.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 

@@ -2,6 +2,7 @@
 //! so the bytes are written to a temp file (or folder layout) with the expected name; the first byte picks which of
 //! the eight readers runs.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 

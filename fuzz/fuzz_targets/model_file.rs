@@ -1,6 +1,7 @@
 //! The model loader on arbitrary bytes: a typed error, or a model that predicts without panicking and
 //! re-serialises to bytes that load to the same model.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use motiongate::features::N_FEATURES;

@@ -2,6 +2,7 @@
 //! reopen the gate, open a session, drain events). Never panics; pushes after consent ends are refused with
 //! `Gated`; every event is well formed.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 

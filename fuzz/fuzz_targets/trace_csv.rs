@@ -1,5 +1,6 @@
 //! The canonical trace CSV reader on arbitrary bytes: a typed error or a valid trace, never a panic.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use motiongate::sample::{MAX_ACCEL_MS2, MAX_GYRO_RADS};
