@@ -258,12 +258,12 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
             let m = CHUNK.min(n - start);
             // `start` and `m` are at most MG_MAX_PUSH (2^24), so these fit a jsize and never overflow.
             let (from, from3) = (start as i32, 3 * start as i32);
-            t_ns.get_region(env, from, &mut t.buf[..m])?;
-            accel.get_region(env, from3, &mut a.buf[..3 * m])?;
+            t_ns.get_region(env, from, t.prefix_mut(m))?;
+            accel.get_region(env, from3, a.prefix_mut(3 * m))?;
             if has_gyro {
-                gyro.get_region(env, from3, &mut g.buf[..3 * m])?;
+                gyro.get_region(env, from3, g.prefix_mut(3 * m))?;
             }
-            for (i, out) in samples.buf[..m].iter_mut().enumerate() {
+            for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
                 *out = mg_sample {
                     t_ns: t.buf[i],
                     ax: a.buf[3 * i],

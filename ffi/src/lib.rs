@@ -284,21 +284,37 @@ fn misaligned<T>(p: *const T, name: &str) -> Option<mg_status> {
 }
 
 /// A stack buffer of raw motion that is zeroed (with volatile writes, which the compiler may not drop) when it
-/// goes out of scope, on every path: returns, `?` and unwinding panics alike.
+/// goes out of scope, on every path: returns, `?` and unwinding panics alike. Only the prefix ever handed out for
+/// writing is wiped, so a push of a few samples does not pay for wiping the whole buffer.
 struct WipedBuf<T: Copy, const N: usize> {
     buf: [T; N],
     zero: T,
+    /// Length of the longest prefix handed out by `prefix_mut` (every slot that may hold data).
+    dirty: usize,
 }
 
 impl<T: Copy, const N: usize> WipedBuf<T, N> {
     fn new(zero: T) -> Self {
-        WipedBuf { buf: [zero; N], zero }
+        WipedBuf { buf: [zero; N], zero, dirty: 0 }
+    }
+
+    /// The first `n` slots (at most `N`), for writing.
+    fn prefix_mut(&mut self, n: usize) -> &mut [T] {
+        let n = n.min(N);
+        self.dirty = self.dirty.max(n);
+        &mut self.buf[..n]
+    }
+
+    /// Zeroes every slot that may hold data.
+    fn wipe(&mut self) {
+        wipe_slice(&mut self.buf[..self.dirty], self.zero);
+        self.dirty = 0;
     }
 }
 
 impl<T: Copy, const N: usize> Drop for WipedBuf<T, N> {
     fn drop(&mut self) {
-        wipe_slice(&mut self.buf, self.zero);
+        self.wipe();
     }
 }
 
@@ -719,12 +735,13 @@ fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg
     let mut buf: WipedBuf<Sample, CHUNK> = WipedBuf::new(Sample::accel(0, 0.0, 0.0, 0.0));
     for (c, chunk) in input.chunks(CHUNK).enumerate() {
         let base = offset + c * CHUNK;
+        let slots = buf.prefix_mut(chunk.len());
         for (i, s) in chunk.iter().enumerate() {
             match to_sample(s, gyroscope_allowed) {
-                Ok(x) => buf.buf[i] = x,
+                Ok(x) => slots[i] = x,
                 Err(()) => {
                     // Push the valid prefix first so "the samples before it were accepted" holds.
-                    if let Err(e) = session.push(&buf.buf[..i]) {
+                    if let Err(e) = session.push(&slots[..i]) {
                         return session_error(e, base);
                     }
                     return fail(
@@ -734,7 +751,7 @@ fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg
                 }
             }
         }
-        if let Err(e) = session.push(&buf.buf[..chunk.len()]) {
+        if let Err(e) = session.push(slots) {
             return session_error(e, base);
         }
     }
@@ -886,4 +903,26 @@ pub unsafe extern "C" fn mg_session_free(session: *mut mg_session) {
         // SAFETY: a live handle made by Box::into_raw in mg_session_open, freed once (caller contract).
         drop(unsafe { Box::from_raw(session) });
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wiped_buffer_zeroes_every_slot_it_handed_out() {
+        let mut b: WipedBuf<f32, 8> = WipedBuf::new(0.0);
+        b.prefix_mut(3).copy_from_slice(&[1.0, 2.0, 3.0]);
+        b.prefix_mut(2).copy_from_slice(&[4.0, 5.0]);
+        assert_eq!(b.dirty, 3, "the longest prefix handed out");
+        b.wipe();
+        assert_eq!(b.buf, [0.0; 8]);
+        assert_eq!(b.dirty, 0);
+        // A request beyond the buffer is clamped, never out of bounds.
+        assert_eq!(b.prefix_mut(100).len(), 8);
+        assert_eq!(b.dirty, 8);
+        b.buf.fill(7.0);
+        b.wipe();
+        assert_eq!(b.buf, [0.0; 8]);
+    }
 }
