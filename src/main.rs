@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use motiongate::consent::store::MAX_KEY_LEN;
+use motiongate::consent::store::{self, MAX_KEY_LEN};
 use motiongate::consent::{CollectionMethod, ConsentError, Gate, Sensors};
 use motiongate::datasets::{self, Source};
 use motiongate::eval::{Confusion, Report};
@@ -453,17 +453,13 @@ enum InputFileError {
     },
 }
 
-/// Reads at most `limit` bytes of `path` (one more to detect a larger file, which is an error).
+/// [`store::read_bounded`] for the file a flag names: a larger file is an error, not read whole.
 fn read_bounded(flag: &'static str, path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
-    use std::io::Read;
-    let io = |source| InputFileError::Io { flag, path: path.display().to_string(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(InputFileError::TooLarge { flag, path: path.display().to_string(), limit });
+    match store::read_bounded(path, limit) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(InputFileError::TooLarge { flag, path: path.display().to_string(), limit }),
+        Err(source) => Err(InputFileError::Io { flag, path: path.display().to_string(), source }),
     }
-    Ok(bytes)
 }
 
 fn load_model(path: Option<&Path>) -> Result<Arc<Model>, Fail> {

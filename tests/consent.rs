@@ -250,15 +250,22 @@ fn receipt_json_and_text() {
     assert!(gate.receipt().unwrap().status.starts_with("withdrawn at 2023-11-14T"));
 }
 
-#[test]
-fn withdrawal_that_cannot_be_written_still_takes_effect() {
-    let dir = tempfile::tempdir().unwrap();
+/// A gate granted at 1 on a record in its own directory `sub` (so that removing `sub` makes every later write fail,
+/// even for root), with a session opened at 2: (directory, record path, gate, session).
+fn granted_in_removable_dir(dir: &tempfile::TempDir) -> (PathBuf, PathBuf, Gate, motiongate::Session) {
     let sub = dir.path().join("sub");
     fs::create_dir(&sub).unwrap();
     let path = sub.join("consent.json");
     let gate = Gate::open(&path, KEY, P, 1).unwrap();
     gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
-    let mut session = gate.open_session_at(2).unwrap();
+    let session = gate.open_session_at(2).unwrap();
+    (sub, path, gate, session)
+}
+
+#[test]
+fn withdrawal_that_cannot_be_written_still_takes_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sub, path, gate, mut session) = granted_in_removable_dir(&dir);
     session.push(&[s(1)]).unwrap();
     // Remove the directory: the temp file cannot be created any more.
     fs::remove_file(&path).unwrap();
@@ -476,12 +483,7 @@ fn a_live_gate_detects_a_file_changed_behind_its_back() {
 #[test]
 fn a_withdrawal_that_could_not_be_written_survives_freeing_every_handle() {
     let dir = tempfile::tempdir().unwrap();
-    let sub = dir.path().join("sub");
-    fs::create_dir(&sub).unwrap();
-    let path = sub.join("consent.json");
-    let gate = Gate::open(&path, KEY, P, 1).unwrap();
-    gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
-    let session = gate.open_session_at(2).unwrap();
+    let (sub, path, gate, session) = granted_in_removable_dir(&dir);
     let granted = fs::read(&path).unwrap();
     // The write fails (the directory is gone), as on a full or read-only disk: the old record stays behind.
     fs::remove_file(&path).unwrap();

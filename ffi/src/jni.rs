@@ -109,7 +109,7 @@ pub extern "system" fn Java_org_motiongate_Native_gateHead<'l>(
         let s = unsafe { mg_gate_head(handle(gate), &mut count, hash.as_mut_ptr().cast::<c_char>(), hash.len()) };
         if s == mg_status::MG_OK {
             // ASCII hex digits: the same value as a Java byte.
-            let digits: Vec<i8> = hash[..MG_HEAD_HASH_SIZE - 1].iter().map(|&b| b as i8).collect();
+            let digits: [i8; MG_HEAD_HASH_SIZE - 1] = std::array::from_fn(|i| hash[i] as i8);
             out_hash.set_region(env, 0, &digits)?;
             out_count.set_region(env, 0, &[count as jlong])?;
         }
@@ -251,8 +251,7 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
         let mut t: WipedBuf<i64, CHUNK> = WipedBuf::new(0);
         let mut a: WipedBuf<f32, { 3 * CHUNK }> = WipedBuf::new(0.0);
         let mut g: WipedBuf<f32, { 3 * CHUNK }> = WipedBuf::new(0.0);
-        let mut samples: WipedBuf<mg_sample, CHUNK> =
-            WipedBuf::new(mg_sample { t_ns: 0, ax: 0.0, ay: 0.0, az: 0.0, gx: 0.0, gy: 0.0, gz: 0.0, has_gyro: 0 });
+        let mut samples: WipedBuf<mg_sample, CHUNK> = WipedBuf::new(mg_sample::default());
         let mut start = 0;
         while start < n {
             let m = CHUNK.min(n - start);
@@ -299,13 +298,7 @@ pub extern "system" fn Java_org_motiongate_Native_sessionNextEvent<'l>(
         if out.is_null() || out.len(env)? < 5 {
             return Ok(invalid("out must be a long[5]"));
         }
-        let mut ev = mg_event {
-            start_ns: 0,
-            end_ns: 0,
-            activity: mg_activity::MG_UNKNOWN,
-            confidence: 0.0,
-            kind: mg_event_kind::MG_UPDATE,
-        };
+        let mut ev = mg_event::default();
         // SAFETY: `session` is 0 or a live handle used by one thread at a time; `ev` is writable.
         let s = unsafe { mg_session_next_event(handle(session), &mut ev) };
         if s == mg_status::MG_OK {

@@ -76,7 +76,7 @@ pub enum mg_consent_state {
 
 /// What the classifier reports.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum mg_activity {
     /// Not moving (sitting, standing, lying, phone on a table).
     MG_STILL = 0,
@@ -87,14 +87,16 @@ pub enum mg_activity {
     /// In a vehicle: car, bus, train, metro.
     MG_TRANSIT = 3,
     /// No confident decision.
+    #[default]
     MG_UNKNOWN = 4,
 }
 
 /// Kind of an `mg_event`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum mg_event_kind {
     /// The decision for one window hop (emitted every hop).
+    #[default]
     MG_UPDATE = 0,
     /// A new activity has lasted the dwell time and is now current.
     MG_ENTER = 1,
@@ -106,7 +108,7 @@ pub enum mg_event_kind {
 /// `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
 /// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct mg_sample {
     /// Monotonic time, ns.
     pub t_ns: i64,
@@ -128,7 +130,7 @@ pub struct mg_sample {
 
 /// One decision or transition. Never carries a sample or a feature.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct mg_event {
     /// Start of the span (input clock, ns): window start for `MG_UPDATE`, estimated activity start otherwise.
     pub start_ns: i64,

@@ -2,59 +2,22 @@
 //! gives exactly the events of the Rust API on the same trace).
 #![allow(clippy::undocumented_unsafe_blocks)] // test code: every call passes valid or deliberately NULL pointers
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
 use motiongate::{Activity, CollectionMethod, EventKind, Gate, Sample, Sensors};
 use motiongate_ffi::*;
 
-const KEY: [u8; 32] = [7; 32];
-const T0: i64 = 1_700_000_000_000;
-
-fn trace() -> Vec<mg_sample> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/hapt_user01_rec1_excerpt.csv");
-    let text = std::fs::read_to_string(path).expect("read the trace excerpt");
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("t,") && !l.is_empty()) {
-        let f: Vec<f64> = line.split(',').take(7).map(|x| x.parse().expect("number")).collect();
-        out.push(mg_sample {
-            t_ns: (f[0] * 1e9).round() as i64,
-            ax: f[1] as f32,
-            ay: f[2] as f32,
-            az: f[3] as f32,
-            gx: f[4] as f32,
-            gy: f[5] as f32,
-            gz: f[6] as f32,
-            has_gyro: 1,
-        });
-    }
-    assert!(out.len() > 10_000);
-    out
-}
-
-fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
+mod common;
+use common::{cstr, excerpt as trace, granted_session, open, KEY, T0};
 
 fn last_error() -> String {
     unsafe { CStr::from_ptr(mg_last_error()) }.to_string_lossy().into_owned()
 }
 
-fn open(path: &str, policy: u32) -> (mg_status, *mut mg_gate) {
-    let p = cstr(path);
-    let mut g = null_mut();
-    let s = unsafe { mg_gate_open(p.as_ptr(), KEY.as_ptr(), KEY.len(), c"activity".as_ptr(), policy, &mut g) };
-    (s, g)
-}
-
+/// An event whose times and confidence no real event has, to see whether a call wrote it.
 fn blank_event() -> mg_event {
-    mg_event {
-        start_ns: -1,
-        end_ns: -1,
-        activity: mg_activity::MG_UNKNOWN,
-        confidence: -1.0,
-        kind: mg_event_kind::MG_UPDATE,
-    }
+    mg_event { start_ns: -1, end_ns: -1, confidence: -1.0, ..mg_event::default() }
 }
 
 #[test]
@@ -333,13 +296,7 @@ fn status_is_read_on_another_thread_while_a_push_runs() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("r.json");
     let samples = trace();
-    let (st, g) = open(rec.to_str().unwrap(), 1);
-    assert_eq!(st, MG_OK);
-    let mut s = null_mut();
-    unsafe {
-        assert_eq!(mg_gate_grant(g, T0), MG_OK);
-        assert_eq!(mg_session_open(g, &mut s), MG_OK);
-    }
+    let (g, s) = granted_session(&rec);
     // Raw pointers are not `Send`; the handle crosses as an address, as it would from a UI thread in an app.
     let (session, gate) = (s as usize, g as usize);
     let done = Arc::new(AtomicBool::new(false));

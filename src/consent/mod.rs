@@ -56,7 +56,7 @@ use crate::model::ModelError;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use serde::{Deserialize, Serialize};
@@ -347,8 +347,6 @@ pub(crate) struct Channel {
     epoch: AtomicU64,
     reason: AtomicU8,
     sessions: Mutex<Vec<Weak<SessionCell>>>,
-    withdrawn_unpersisted: AtomicBool,
-    withdrawn_at: AtomicU64,
 }
 
 impl Channel {
@@ -421,11 +419,12 @@ impl Shared {
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Shared>>>;
 
-/// Withdrawals that could not be written, by record (canonical path) and purpose, with their time. Held strongly for
-/// the life of the process, apart from the records' own (weakly registered) state: otherwise freeing the last gate
-/// and session after a failed write would drop the in-memory withdrawal, and a gate opened again would read the
-/// grant back from disk. Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the
-/// write; a successful grant, deny or withdraw of the purpose clears the entry.
+/// Withdrawals that could not be written, by record (canonical path) and purpose, with their time: the one place
+/// that says a purpose is withdrawn although its record on disk does not. Held strongly for the life of the
+/// process, apart from the records' own (weakly registered) state: otherwise freeing the last gate and session
+/// after a failed write would drop the withdrawal, and a gate opened again would read the grant back from disk.
+/// Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the write; a successful
+/// grant, deny or withdraw of the purpose clears the entry.
 type UnpersistedWithdrawals = Mutex<HashMap<(PathBuf, String), u64>>;
 
 fn unpersisted_withdrawals() -> &'static UnpersistedWithdrawals {
@@ -525,11 +524,8 @@ impl Gate {
     /// `Withdrawn` from here on) and try the write again. A failure leaves it pending for the next open; the gate
     /// is returned either way, failing closed.
     fn retry_unpersisted_withdrawal(&self) {
-        let pending = lock(unpersisted_withdrawals()).get(&self.pending_key()).copied();
-        if let Some(at_unix_ms) = pending {
-            self.channel.withdrawn_at.store(at_unix_ms, Ordering::Release);
-            self.channel.withdrawn_unpersisted.store(true, Ordering::Release);
-            // On success `withdraw` clears both the flag and the pending entry; on failure it keeps them.
+        if let Some(at_unix_ms) = self.unpersisted_withdrawal() {
+            // On success `withdraw` clears the pending entry; on failure it keeps it.
             let _ = self.withdraw(at_unix_ms);
         }
     }
@@ -538,9 +534,13 @@ impl Gate {
         (self.shared.canonical.clone(), self.purpose.clone())
     }
 
+    /// When this purpose's withdrawal is in effect but not yet on disk: its time.
+    fn unpersisted_withdrawal(&self) -> Option<u64> {
+        lock(unpersisted_withdrawals()).get(&self.pending_key()).copied()
+    }
+
     /// Records that this purpose's withdrawal is on disk (or was overridden by a newer decision that is).
     fn withdrawal_persisted(&self) {
-        self.channel.withdrawn_unpersisted.store(false, Ordering::Release);
         lock(unpersisted_withdrawals()).remove(&self.pending_key());
     }
 
@@ -575,8 +575,8 @@ impl Gate {
     }
 
     fn state_locked(&self, store: &Store) -> ConsentState {
-        if self.channel.withdrawn_unpersisted.load(Ordering::Acquire) {
-            return ConsentState::Withdrawn { at_unix_ms: self.channel.withdrawn_at.load(Ordering::Acquire) };
+        if let Some(at_unix_ms) = self.unpersisted_withdrawal() {
+            return ConsentState::Withdrawn { at_unix_ms };
         }
         match store.recorded_state(&self.purpose) {
             None => ConsentState::NotDetermined,
@@ -673,8 +673,6 @@ impl Gate {
                 Ok(report)
             }
             Err(err) => {
-                self.channel.withdrawn_at.store(at_unix_ms, Ordering::Release);
-                self.channel.withdrawn_unpersisted.store(true, Ordering::Release);
                 lock(unpersisted_withdrawals()).insert(self.pending_key(), at_unix_ms);
                 Err(err)
             }

@@ -281,8 +281,9 @@ impl std::fmt::Debug for Store {
 }
 
 /// The bytes of `path` when it holds at most `limit` bytes; `None` when it holds more (found after reading
-/// `limit + 1` bytes, not the whole file).
-fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+/// `limit + 1` bytes, not the whole file). Used for the record here, and for other whole-file inputs (keys, models)
+/// by the command-line tool.
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     fs::File::open(path)?.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
