@@ -6,8 +6,8 @@
 //! A `Session` holds raw samples in its buffers and deliberately does not implement `serde::Serialize`.
 //! What leaves it is [`ActivityEvent`]: an activity, a confidence and times.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
 use crate::event::ActivityEvent;
@@ -29,6 +29,10 @@ pub enum SessionError {
         #[source]
         error: SampleError,
     },
+    /// An internal error (a panic) interrupted a call on this session. Its buffers were wiped while the panic
+    /// unwound and it refuses every later push: drop it and open a new session.
+    #[error("an internal error stopped this session and wiped its buffers; open a new session")]
+    Faulted,
 }
 
 /// What [`Session::close`] reports.
@@ -50,6 +54,8 @@ pub(crate) struct SessionCell {
     engine: Mutex<Engine>,
     /// Why this session was stopped (`Gated as u8`, 0 while live): the first purge that reached it.
     stopped: AtomicU8,
+    /// Set (for good) when a call panicked while holding the engine: its state is suspect, so it was wiped.
+    faulted: AtomicBool,
 }
 
 impl SessionCell {
@@ -61,6 +67,31 @@ impl SessionCell {
         let bytes = e.pipeline.wipe();
         e.wiped = true;
         (bytes, was_live)
+    }
+}
+
+/// The engine, locked for one call on a session. A call that panics while holding it fails closed: the buffers
+/// are wiped as the panic unwinds (before the lock is released), and the session is faulted for good.
+struct EngineGuard<'a> {
+    cell: &'a SessionCell,
+    engine: MutexGuard<'a, Engine>,
+}
+
+impl EngineGuard<'_> {
+    fn fault(&mut self) {
+        self.engine.pipeline.wipe();
+        self.engine.wiped = true;
+        self.cell.faulted.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for EngineGuard<'_> {
+    fn drop(&mut self) {
+        // Also true when the call itself completed inside another panic's unwinding (a push from a `Drop`): the
+        // session is then faulted without need, which errs on the side of wiping.
+        if std::thread::panicking() {
+            self.fault();
+        }
     }
 }
 
@@ -93,6 +124,12 @@ impl SessionStatus {
     pub fn gated(&self) -> Option<Gated> {
         check(&self.cell, &self.channel, self.epoch).err()
     }
+
+    /// True once an internal error (a panic) stopped the session and wiped its buffers (see
+    /// [`SessionError::Faulted`]).
+    pub fn faulted(&self) -> bool {
+        self.cell.faulted.load(Ordering::Acquire)
+    }
 }
 
 /// A live classification session for one purpose. Not `Serialize`, not `Clone`; `Send` so a sensor thread can own
@@ -124,7 +161,11 @@ impl Session {
     ) -> Session {
         let engine = Engine { pipeline, wiped: false };
         Session {
-            cell: Arc::new(SessionCell { engine: Mutex::new(engine), stopped: AtomicU8::new(0) }),
+            cell: Arc::new(SessionCell {
+                engine: Mutex::new(engine),
+                stopped: AtomicU8::new(0),
+                faulted: AtomicBool::new(false),
+            }),
             channel,
             shared,
             epoch,
@@ -143,6 +184,21 @@ impl Session {
     #[inline]
     fn check(&self) -> Result<(), Gated> {
         check(&self.cell, &self.channel, self.epoch)
+    }
+
+    /// Locks the engine for a push or an event, refusing (and wiping, if that has not happened yet) when a panic
+    /// has ever interrupted a call that held it: a poisoned lock means the buffers may be half-updated.
+    fn engine(&self) -> Result<EngineGuard<'_>, SessionError> {
+        let (engine, poisoned) = match self.cell.engine.lock() {
+            Ok(g) => (g, false),
+            Err(p) => (p.into_inner(), true),
+        };
+        let mut guard = EngineGuard { cell: &self.cell, engine };
+        if poisoned || self.cell.faulted.load(Ordering::Acquire) {
+            guard.fault();
+            return Err(SessionError::Faulted);
+        }
+        Ok(guard)
     }
 
     /// A probe of this session's consent status that another thread can hold and read while this session is in
@@ -167,13 +223,21 @@ impl Session {
         self.check().err()
     }
 
+    /// True once an internal error (a panic) stopped this session and wiped its buffers: every later push
+    /// returns [`SessionError::Faulted`].
+    pub fn faulted(&self) -> bool {
+        self.cell.faulted.load(Ordering::Acquire)
+    }
+
     /// Feeds samples (in time order). Returns the number of events produced, to be taken with
     /// [`Session::next_event`]. Once consent has ended, returns [`SessionError::Gated`] and touches nothing.
     /// Gyroscope readings are dropped before any buffer when the grant does not cover the gyroscope. Never
-    /// allocates.
+    /// allocates. If a push ever panics, the buffers are wiped as it unwinds and every later push returns
+    /// [`SessionError::Faulted`].
     pub fn push(&mut self, samples: &[Sample]) -> Result<usize, SessionError> {
         self.check()?;
-        let mut engine = lock(&self.cell.engine);
+        let mut guard = self.engine()?;
+        let engine = &mut *guard.engine;
         let emitted_before = engine.pipeline.events_emitted();
         // Re-checked under the lock and before every sample: a concurrent purge is never overtaken.
         engine.pipeline.push_slice(samples, self.gyroscope_allowed, || self.check()).map_err(|stop| match stop {
@@ -183,13 +247,13 @@ impl Session {
         Ok((engine.pipeline.events_emitted() - emitted_before) as usize)
     }
 
-    /// Takes the oldest pending event; `None` when there is none or consent has ended (pending events are wiped
-    /// with the buffers).
+    /// Takes the oldest pending event; `None` when there is none, when consent has ended (pending events are wiped
+    /// with the buffers) or when the session is faulted.
     pub fn next_event(&mut self) -> Option<ActivityEvent> {
         self.check().ok()?;
-        let mut engine = lock(&self.cell.engine);
+        let mut guard = self.engine().ok()?;
         self.check().ok()?;
-        engine.pipeline.next_event()
+        guard.engine.pipeline.next_event()
     }
 
     /// Windows classified so far (0 after a wipe resets nothing: the counter is not signal data).
@@ -233,5 +297,75 @@ impl Drop for Session {
         if self.finish(now_unix_ms()).is_err() {
             self.shared.unlogged_closes.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{CollectionMethod, Gate, Sensors};
+
+    fn granted_session(dir: &std::path::Path) -> (Gate, Session) {
+        let gate = Gate::open(dir.join("consent.log"), b"session-unit-test-key-0123", "activity", 1).unwrap();
+        gate.grant(1, CollectionMethod::InAppDialog, Sensors::ALL).unwrap();
+        let session = gate.open_session().unwrap();
+        (gate, session)
+    }
+
+    fn samples(from: i64, n: i64) -> Vec<Sample> {
+        (from..from + n).map(|i| Sample::with_gyro(i * 20_000_000, [0.3, -0.2, 9.7], [0.01, 0.02, -0.03])).collect()
+    }
+
+    /// A panic inside a call that holds the engine (none is known: the push path is fuzzed) must fail closed:
+    /// nothing it buffered survives, and the session refuses to go on with state the panic may have half-updated.
+    #[test]
+    fn a_panic_while_the_engine_is_held_wipes_the_buffers_and_faults_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_gate, mut session) = granted_session(dir.path());
+        let probe = session.status_probe();
+        session.push(&samples(0, 300)).unwrap();
+        assert!(!session.raw_buffers_are_zero(), "the positive control: a live session holds raw data");
+        assert!(!session.faulted() && !probe.faulted());
+
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = session.engine().unwrap();
+            panic!("a bug inside a push");
+        }));
+        assert!(caught.is_err());
+        assert!(session.raw_buffers_are_zero(), "the buffers are wiped as the panic unwinds");
+        assert!(session.faulted() && probe.faulted());
+        assert_eq!(session.push(&samples(300, 10)), Err(SessionError::Faulted));
+        assert_eq!(session.next_event(), None);
+        assert!(session.raw_buffers_are_zero(), "a refused push buffers nothing");
+    }
+
+    /// A lock poisoned by a panic elsewhere (not through a push) is treated the same way on the next push.
+    #[test]
+    fn a_poisoned_engine_lock_faults_the_session_on_the_next_push() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_gate, mut session) = granted_session(dir.path());
+        session.push(&samples(0, 300)).unwrap();
+        let cell = session.cell().clone();
+        let caught = std::thread::spawn(move || {
+            let _held = cell.engine.lock().unwrap();
+            panic!("a bug while holding the engine");
+        })
+        .join();
+        assert!(caught.is_err());
+        assert!(!session.faulted(), "not known until the next call takes the lock");
+        assert!(!session.raw_buffers_are_zero());
+        assert_eq!(session.push(&samples(300, 10)), Err(SessionError::Faulted));
+        assert!(session.faulted());
+        assert!(session.raw_buffers_are_zero());
+    }
+
+    #[test]
+    fn a_healthy_session_is_not_faulted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_gate, mut session) = granted_session(dir.path());
+        let emitted = session.push(&samples(0, 1000)).unwrap();
+        assert!(emitted > 0, "20 s of samples classify windows");
+        assert!(session.next_event().is_some());
+        assert!(!session.faulted());
     }
 }

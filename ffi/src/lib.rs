@@ -54,7 +54,9 @@ pub enum mg_status {
     MG_ERR_STORE_IO = 30,
     /// The consent record is damaged, edited, or was written with another key: the gate fails closed.
     MG_ERR_STORE_TAMPERED = 31,
-    /// A bug (caught panic) or a broken build (embedded model unavailable).
+    /// A bug (caught panic) or a broken build (embedded model unavailable). A session whose push or event call
+    /// panicked has had its buffers wiped and returns this from every later push, event and status call: free it
+    /// and open a new one.
     MG_ERR_INTERNAL = 99,
 }
 
@@ -766,7 +768,8 @@ fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg
 /// field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
 /// touches nothing. `samples` must be aligned for `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a
 /// gyroscope grant, gyroscope readings are not even copied. Samples pass through a 64-sample stack buffer that is
-/// zeroed before the call returns. Does not allocate when it succeeds (an error's message does).
+/// zeroed before the call returns. Does not allocate when it succeeds (an error's message does). If the push panics
+/// (a bug), the session's buffers are wiped and it is stopped for good: `MG_ERR_INTERNAL` now and on every later call.
 ///
 /// # Safety
 /// `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable
@@ -809,6 +812,7 @@ fn session_error(e: SessionError, offset: usize) -> mg_status {
         SessionError::InvalidSample { index, error } => {
             fail(mg_status::MG_ERR_INVALID_SAMPLE, &format!("sample {} refused: {error}", offset + index))
         }
+        SessionError::Faulted => fail(mg_status::MG_ERR_INTERNAL, &SessionError::Faulted.to_string()),
     }
 }
 
@@ -859,13 +863,15 @@ pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *m
             }
             None => match session.gated() {
                 Some(g) => fail(gated_status(g), &g.to_string()),
+                None if session.faulted() => fail(mg_status::MG_ERR_INTERNAL, &SessionError::Faulted.to_string()),
                 None => mg_status::MG_NO_EVENT,
             },
         }
     })
 }
 
-/// `MG_OK` while the session may classify, else the gated status (why it was stopped; also the last error).
+/// `MG_OK` while the session may classify, else the gated status (why it was stopped; also the last error), or
+/// `MG_ERR_INTERNAL` once an internal error stopped it (see `MG_ERR_INTERNAL`).
 /// Cheap (one atomic load while consent holds). May be called on any thread, also while another thread is inside
 /// `mg_session_push` or `mg_session_next_event` on the same session, but never concurrently with (or after)
 /// `mg_session_free`.
@@ -887,6 +893,7 @@ pub unsafe extern "C" fn mg_session_status(session: *const mg_session) -> mg_sta
         let status = unsafe { &*std::ptr::addr_of!((*session).status) };
         match status.gated() {
             Some(g) => fail(gated_status(g), &g.to_string()),
+            None if status.faulted() => fail(mg_status::MG_ERR_INTERNAL, &SessionError::Faulted.to_string()),
             None => mg_status::MG_OK,
         }
     })
