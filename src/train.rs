@@ -52,13 +52,45 @@ pub const MAX_DRAWS_PER_CLASS: usize = 1_000_000;
 pub const MAX_ALPHA: f64 = 1e6;
 
 /// Checks a number of cross-validation folds against the number of subject groups: `2..=groups`.
-pub fn check_folds(k: usize, groups: usize) -> Result<(), TrainError> {
+pub fn check_folds(k: usize, groups: usize, grouping: Grouping) -> Result<(), TrainError> {
     if k < 2 || k > groups {
+        let noun = grouping.noun();
         return Err(TrainError::InvalidParam(format!(
-            "folds = {k}: expected 2..={groups} (folds are grouped by subject, and the data has {groups} subjects)"
+            "folds = {k}: expected 2..={groups} (folds are grouped by {noun}, and the data has {groups} {noun}s)"
         )));
     }
     Ok(())
+}
+
+/// What cross-validation keeps out of the data each fold's model learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Grouping {
+    /// Subjects (`dataset/subject`): no person is in both a fold's training and its test data.
+    #[default]
+    Subject,
+    /// Whole datasets: each fold is scored on recordings whose people, phones, placements and logging the model
+    /// never saw (with as many folds as datasets, leave-one-dataset-out). A proxy for data from elsewhere; a
+    /// dataset that alone holds a class or a kind of input (the only low-rate vehicles, say) takes that class or
+    /// input out of its fold's training.
+    Dataset,
+}
+
+impl Grouping {
+    /// The group key of a trace.
+    pub fn key(self, meta: &TraceMeta) -> String {
+        match self {
+            Grouping::Subject => meta.group(),
+            Grouping::Dataset => meta.dataset.clone(),
+        }
+    }
+
+    /// What a group is, for messages and reports.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Grouping::Subject => "subject",
+            Grouping::Dataset => "dataset",
+        }
+    }
 }
 
 /// Hyper-parameters, checked once by [`ForestParams::check`] before any fit.
@@ -887,10 +919,56 @@ mod tests {
         // Counts whose sum overflows usize: an error, not a wrapped sum that passes the check.
         let huge = Pieces { per_class: [usize::MAX, 2, 1, 1, 1], ..Pieces::ONE };
         assert!(matches!(fit_linear_subclasses(&x, &y, &g, 1.0, 50, &huge, 3), Err(TrainError::InvalidParam(_))));
-        assert!(check_folds(2, 2).is_ok());
+        assert!(check_folds(2, 2, Grouping::Subject).is_ok());
         for (k, groups) in [(0, 5), (1, 5), (6, 5), (usize::MAX, 5), (2, 1)] {
-            assert!(matches!(check_folds(k, groups), Err(TrainError::InvalidParam(_))), "{k} of {groups}");
+            assert!(
+                matches!(check_folds(k, groups, Grouping::Dataset), Err(TrainError::InvalidParam(_))),
+                "{k} of {groups}"
+            );
         }
+    }
+
+    #[test]
+    fn dataset_folds_never_split_a_dataset_and_subject_folds_never_split_a_subject() {
+        let meta = |d: &str, s: &str| TraceMeta {
+            dataset: d.into(),
+            subject: s.into(),
+            session: "x".into(),
+            source: String::new(),
+            gravity_removed: false,
+        };
+        // Subject ids repeat across datasets (`1` in both): subject grouping must still tell them apart.
+        let traces = [meta("a", "1"), meta("a", "2"), meta("a", "3"), meta("b", "1"), meta("b", "4"), meta("c", "1")];
+        for (grouping, k) in [(Grouping::Dataset, 3), (Grouping::Subject, 6), (Grouping::Subject, 2)] {
+            let mut sizes = BTreeMap::new();
+            for m in &traces {
+                *sizes.entry(grouping.key(m)).or_insert(0usize) += 10;
+            }
+            let folds = assign_folds(&sizes, k);
+            let fold_of = |m: &TraceMeta| folds[&grouping.key(m)];
+            for x in &traces {
+                for y in &traces {
+                    let same_group = match grouping {
+                        Grouping::Dataset => x.dataset == y.dataset,
+                        Grouping::Subject => x.dataset == y.dataset && x.subject == y.subject,
+                    };
+                    if same_group {
+                        assert_eq!(fold_of(x), fold_of(y), "{grouping:?}: {x:?} / {y:?}");
+                    }
+                }
+            }
+            let used: std::collections::BTreeSet<usize> = traces.iter().map(fold_of).collect();
+            assert_eq!(used.len(), k, "{grouping:?}: every fold holds a group");
+        }
+        // One fold per dataset: leave-one-dataset-out.
+        let mut sizes = BTreeMap::new();
+        for m in &traces {
+            *sizes.entry(Grouping::Dataset.key(m)).or_insert(0usize) += 1;
+        }
+        let folds = assign_folds(&sizes, 3);
+        let distinct: std::collections::BTreeSet<usize> = folds.values().copied().collect();
+        assert_eq!(distinct.len(), 3);
+        assert_ne!(Grouping::Subject.key(&traces[0]), Grouping::Subject.key(&traces[3]));
     }
 }
 
@@ -977,6 +1055,8 @@ pub struct TrainOptions {
     pub dense_alpha: f64,
     /// L2 penalty of the sparse linear fit.
     pub sparse_alpha: f64,
+    /// How cross-validation groups its folds (training itself does not use it).
+    pub grouping: Grouping,
 }
 
 /// A set of recordings kept for scoring but not learned from: the sessions of `subjects` in `dataset` whose session
@@ -1060,6 +1140,7 @@ impl Default for TrainOptions {
             sparse_bins: 0,
             dense_alpha: 1.0,
             sparse_alpha: 1e-3,
+            grouping: Grouping::Subject,
         }
     }
 }
@@ -1290,13 +1371,13 @@ pub fn cross_validate_many(
     }
     let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
     for tw in train_sets.iter().filter(|t| t.variant == Variant::Natural) {
-        *sizes.entry(tw.meta.group()).or_default() += tw.windows.len();
+        *sizes.entry(opts.grouping.key(&tw.meta)).or_default() += tw.windows.len();
     }
-    check_folds(k, sizes.len())?;
+    check_folds(k, sizes.len(), opts.grouping)?;
     let folds = assign_folds(&sizes, k);
     let mut results = vec![CvResult::default(); configs.len()];
     for fold in 0..k {
-        let in_fold = |m: &TraceMeta| folds.get(&m.group()) == Some(&fold);
+        let in_fold = |m: &TraceMeta| folds.get(&opts.grouping.key(m)) == Some(&fold);
         let model = Arc::new(build_model(
             train_sets.iter().filter(|t| !in_fold(&t.meta)),
             opts,

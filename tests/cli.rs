@@ -139,6 +139,19 @@ fn more_folds_than_subjects_is_an_error_naming_the_flag() {
 }
 
 #[test]
+fn folds_grouped_by_dataset_are_counted_in_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.mgm");
+    let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--folds", "2", "--group-by", "dataset"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--folds") && err.contains("grouped by dataset") && err.contains("1 datasets"), "{err}");
+    let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--group-by", "person"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--group-by"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn oversized_model_and_key_files_are_refused_without_reading_them_whole() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("huge.mgm");

@@ -44,7 +44,9 @@
 //! other's entries, and a gate reopened with a newer policy version stops sessions opened through an older gate.
 //! Opening a gate re-reads and verifies the file; if it differs from what this process holds, or the key differs,
 //! the gate fails closed with [`ConsentError::Tampered`]. Concurrent writers in *different processes* are not
-//! supported.
+//! supported, nor are hard links to a record: every write renames a new file over the record, so after the first
+//! change through one name, a hard link names an older, separate file (symbolic links are resolved and share the
+//! record).
 //!
 //! If writing a withdrawal fails, the withdrawal still takes effect in memory (sessions are stopped and wiped and
 //! no new session opens through this record in this process), and the error is returned so the host can retry.
