@@ -45,7 +45,8 @@ public final class Session implements AutoCloseable {
                 Float.intBitsToFloat((int) out[4]), Event.Kind.values()[(int) out[3]]);
     }
 
-    /** 0 while the session may classify, else the gated status. */
+    /** 0 while the session may classify, else the gated status, or 99 ({@link MotiongateException#ERR_INTERNAL}) once an
+     * internal error stopped it and wiped its buffers (close it and open a new one). */
     public synchronized int status() {
         return Native.sessionStatus(live());
     }
