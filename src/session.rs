@@ -194,8 +194,12 @@ impl Session {
             Err(p) => (p.into_inner(), true),
         };
         let mut guard = EngineGuard { cell: &self.cell, engine };
-        if poisoned || self.cell.faulted.load(Ordering::Acquire) {
+        if poisoned {
             guard.fault();
+            // Faulted for good from here on: later calls are refused by the flag, without wiping again.
+            self.cell.engine.clear_poison();
+        }
+        if self.faulted() {
             return Err(SessionError::Faulted);
         }
         Ok(guard)

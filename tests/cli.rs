@@ -128,25 +128,30 @@ fn more_folds_than_subjects_is_an_error_naming_the_flag() {
     let out = dir.path().join("m.mgm");
     // The excerpt is one subject: two folds are already too many, and a huge count must not abort.
     for k in ["2", "18446744073709551615"] {
-        let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--folds", k]);
-        assert_eq!(code, Some(2), "{k}: {err}");
+        let err = train_refused(&out, &["--folds", k]);
         assert!(err.contains("--folds") && err.contains("1 subjects"), "{k}: {err}");
-        let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--sweep", "--folds", k]);
-        assert_eq!(code, Some(2), "sweep {k}: {err}");
+        let err = train_refused(&out, &["--sweep", "--folds", k]);
         assert!(err.contains("--folds"), "sweep {k}: {err}");
     }
     assert!(!out.exists());
+}
+
+/// Runs `train` on the excerpt with `extra` options, expects the usage exit code (2) and returns the message.
+fn train_refused(out: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["train", EXCERPT, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{extra:?}: {err}");
+    err
 }
 
 #[test]
 fn folds_grouped_by_dataset_are_counted_in_datasets() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.mgm");
-    let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--folds", "2", "--group-by", "dataset"]);
-    assert_eq!(code, Some(2), "{err}");
+    let err = train_refused(&out, &["--folds", "2", "--group-by", "dataset"]);
     assert!(err.contains("--folds") && err.contains("grouped by dataset") && err.contains("1 datasets"), "{err}");
-    let (code, err) = run(&["train", EXCERPT, "--out", out.to_str().unwrap(), "--group-by", "person"]);
-    assert_eq!(code, Some(2), "{err}");
+    let err = train_refused(&out, &["--group-by", "person"]);
     assert!(err.contains("--group-by"), "{err}");
     assert!(!out.exists());
 }
