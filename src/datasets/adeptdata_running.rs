@@ -97,34 +97,16 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     Ok((traces, report))
 }
 
-/// The reference trace's first time and the whole seconds from it that are running (see the module doc). Keyed by
-/// second rather than indexed, so memory follows the number of samples, not the span of their clock.
+/// The reference trace's first time and the whole seconds from it that are running (see the module doc).
 fn running_seconds(samples: &[Sample]) -> (i64, BTreeSet<i64>) {
-    const NS: i64 = 1_000_000_000;
-    let Some(first) = samples.first().map(|s| s.t_ns) else { return (0, BTreeSet::new()) };
-    // Per-second sums of |a| and |a|^2 (in g), so a 3-s centred window is three bins.
-    let mut bins: BTreeMap<i64, (f64, f64, u32)> = BTreeMap::new();
-    for s in samples {
-        let m = f64::from(s.accel.norm()) / super::STANDARD_GRAVITY_F64;
-        let b = bins.entry(s.t_ns.saturating_sub(first).div_euclid(NS)).or_insert((0.0, 0.0, 0));
-        b.0 += m;
-        b.1 += m * m;
-        b.2 += 1;
-    }
-    let running = bins
-        .keys()
-        .copied()
-        .filter(|&k| {
-            let (sum, sq, n) = bins
-                .range(k.saturating_sub(1)..=k.saturating_add(1))
-                .fold((0.0, 0.0, 0u32), |a, (_, b)| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-            if n < 2 {
-                return false;
-            }
-            let mean = sum / f64::from(n);
-            let var = (sq / f64::from(n) - mean * mean).max(0.0);
-            var.sqrt() >= RUN_HIP_STD_G
-        })
-        .collect();
+    let first = samples.first().map_or(0, |s| s.t_ns);
+    // |a| in g over the 3 s centred on each second.
+    let running = super::seconds_by_magnitude_spread(
+        samples,
+        1,
+        2,
+        |m| m / super::STANDARD_GRAVITY_F64,
+        |std| std >= RUN_HIP_STD_G,
+    );
     (first, running)
 }

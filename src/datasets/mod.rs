@@ -19,6 +19,7 @@ pub mod sp_sw_har;
 pub mod us_transportation_tmd;
 pub mod wisdm2019_phone_accel;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -459,6 +460,44 @@ impl Builder {
         self.labels.shrink_to_fit();
         Trace { meta, samples: self.samples, labels: self.labels }
     }
+}
+
+/// The seconds (whole seconds from the first sample) whose centred neighbourhood of `2 * radius_s + 1` seconds holds at
+/// least `min_samples` samples and passes `keep` on the standard deviation of |a| over them, |a| converted by
+/// `to_unit` first. For readers whose files label whole recordings that are not one activity throughout. Keyed by
+/// second rather than indexed, so memory follows the number of samples, not the span of their clock.
+pub(crate) fn seconds_by_magnitude_spread(
+    samples: &[Sample],
+    radius_s: i64,
+    min_samples: u32,
+    to_unit: impl Fn(f64) -> f64,
+    keep: impl Fn(f64) -> bool,
+) -> BTreeSet<i64> {
+    const NS: i64 = 1_000_000_000;
+    let Some(first) = samples.first().map(|s| s.t_ns) else { return BTreeSet::new() };
+    // Per-second sums of |a| and |a|^2, so a centred window is a range of bins.
+    let mut bins: BTreeMap<i64, (f64, f64, u32)> = BTreeMap::new();
+    for s in samples {
+        let m = to_unit(f64::from(s.accel.norm()));
+        let b = bins.entry(s.t_ns.saturating_sub(first).div_euclid(NS)).or_insert((0.0, 0.0, 0));
+        b.0 += m;
+        b.1 += m * m;
+        b.2 += 1;
+    }
+    bins.keys()
+        .copied()
+        .filter(|&k| {
+            let (sum, sq, n) = bins
+                .range(k.saturating_sub(radius_s)..=k.saturating_add(radius_s))
+                .fold((0.0, 0.0, 0u32), |a, (_, b)| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+            if n < min_samples {
+                return false;
+            }
+            let mean = sum / f64::from(n);
+            let var = (sq / f64::from(n) - mean * mean).max(0.0);
+            keep(var.sqrt())
+        })
+        .collect()
 }
 
 /// Standard gravity in f64 (the conversion factor of readers whose source is in g).

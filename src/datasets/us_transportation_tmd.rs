@@ -22,7 +22,7 @@
 //! skipped; an accelerometer event whose time goes backwards is dropped, and one that repeats the previous time is
 //! dropped (the later duplicate). A file with fewer than 2 accelerometer events yields no trace.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::io::{check_time, file_name, open_lines, parse_decimal_scaled, sorted_entries};
@@ -155,33 +155,9 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Option<Trace>, 
 const NS: i64 = 1_000_000_000;
 
 /// The whole seconds (from the first event) of a trace in which the phone is at rest: the 5 s centred on the second
-/// hold at least [`REST_MIN_EVENTS`] events and |a| varies by less than [`WALK_MIN_STD_MS2`] over them. Keyed by
-/// second, so memory follows the number of events, not the span of the clock.
+/// hold at least [`REST_MIN_EVENTS`] events and |a| varies by less than [`WALK_MIN_STD_MS2`] over them.
 pub fn rest_seconds(samples: &[Sample]) -> BTreeSet<i64> {
-    let Some(first) = samples.first().map(|s| s.t_ns) else { return BTreeSet::new() };
-    // Per-second sums of |a| and |a|^2, so a 5-s centred window is five bins.
-    let mut bins: BTreeMap<i64, (f64, f64, u32)> = BTreeMap::new();
-    for s in samples {
-        let m = f64::from(s.accel.norm());
-        let b = bins.entry(s.t_ns.saturating_sub(first).div_euclid(NS)).or_insert((0.0, 0.0, 0));
-        b.0 += m;
-        b.1 += m * m;
-        b.2 += 1;
-    }
-    bins.keys()
-        .copied()
-        .filter(|&k| {
-            let (sum, sq, n) = bins
-                .range(k.saturating_sub(2)..=k.saturating_add(2))
-                .fold((0.0, 0.0, 0u32), |a, (_, b)| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-            if n < REST_MIN_EVENTS {
-                return false;
-            }
-            let mean = sum / f64::from(n);
-            let var = (sq / f64::from(n) - mean * mean).max(0.0);
-            var.sqrt() < WALK_MIN_STD_MS2
-        })
-        .collect()
+    super::seconds_by_magnitude_spread(samples, 2, REST_MIN_EVENTS, |m| m, |std| std < WALK_MIN_STD_MS2)
 }
 
 #[cfg(test)]
