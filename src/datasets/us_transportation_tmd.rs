@@ -10,8 +10,8 @@
 //!
 //! Walking files are not walking throughout: five of them hold stretches in which the phone is at rest
 //! (`AndreaCarpineti_Walking_1481124283415` for most of its length, QUIRKS.md). Carried by someone walking, a phone
-//! reads a standard deviation of |a| of 1-4 m/s^2 over a few seconds whatever the placement; at rest, under
-//! 0.3. So in a Walking file an event is labelled walking only where |a| over the 5 s centred on it varies by at
+//! reads a standard deviation of |a| over 5 s of 1-4 m/s^2 (the other walking files' medians are 1.1-3.9); at rest,
+//! under 0.3. So in a Walking file an event is labelled walking only where |a| over the 5 s centred on it varies by at
 //! least [`WALK_MIN_STD_MS2`]; elsewhere it is unlabelled (`None`: not learned from, not scored), not guessed as
 //! still, since the file does not say what the person was doing. Where the 5 s hold fewer than
 //! [`REST_MIN_EVENTS`] events the file's label stands. A correction of the ground truth decided on the signal alone,
