@@ -14,11 +14,11 @@
 //! and the end 0-0.4 g, and only the few windows that straddle a change fall between. Both traces take the hip's
 //! labels (the two sensors share one clock); without a `left_hip` trace nothing is labelled.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::io::{open_lines, parse_decimal_scaled, parse_err, parse_f64};
-use super::{g_to_ms2, Builder, LoadReport, ReadError};
+use super::{g_to_ms2, Builder, LoadReport, MarkedSeconds, ReadError};
 use crate::sample::{Label, Sample};
 use crate::trace::{Trace, TraceMeta};
 
@@ -76,10 +76,8 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     for loc in order {
         let Some(mut b) = locs.remove(&loc) else { continue };
         // Samples were pushed unlabelled; without the reference trace they stay so.
-        if let Some((start, seconds)) = &running {
-            b.relabel(|t, _| {
-                seconds.contains(&t.saturating_sub(*start).div_euclid(1_000_000_000)).then_some(Label::Running)
-            });
+        if let Some(running) = &running {
+            b.relabel(|t, _| running.contains(t).then_some(Label::Running));
         }
         traces.push(b.finish(TraceMeta {
             dataset: NAME.into(),
@@ -97,16 +95,8 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     Ok((traces, report))
 }
 
-/// The reference trace's first time and the whole seconds from it that are running (see the module doc).
-fn running_seconds(samples: &[Sample]) -> (i64, BTreeSet<i64>) {
-    let first = samples.first().map_or(0, |s| s.t_ns);
-    // |a| in g over the 3 s centred on each second.
-    let running = super::seconds_by_magnitude_spread(
-        samples,
-        1,
-        2,
-        |m| m / super::STANDARD_GRAVITY_F64,
-        |std| std >= RUN_HIP_STD_G,
-    );
-    (first, running)
+/// The seconds of the reference trace that are running (see the module doc): |a| in g over the 3 s centred on
+/// each.
+fn running_seconds(samples: &[Sample]) -> MarkedSeconds {
+    super::seconds_by_magnitude_spread(samples, 1, 2, |m| m / super::STANDARD_GRAVITY_F64, |std| std >= RUN_HIP_STD_G)
 }

@@ -462,19 +462,36 @@ impl Builder {
     }
 }
 
-/// The seconds (whole seconds from the first sample) whose centred neighbourhood of `2 * radius_s + 1` seconds holds at
-/// least `min_samples` samples and passes `keep` on the standard deviation of |a| over them, |a| converted by
-/// `to_unit` first. For readers whose files label whole recordings that are not one activity throughout. Keyed by
-/// second rather than indexed, so memory follows the number of samples, not the span of their clock.
+/// Whole seconds of a trace's clock, counted from its first sample, that a reader marked from the spread of |a| around
+/// them (the adeptdata run's running seconds, the rest in TMD's Walking files).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MarkedSeconds {
+    /// Time of the trace's first sample, ns: second 0 starts here.
+    pub first_ns: i64,
+    /// The marked seconds. Keyed by second rather than indexed, so memory follows the number of samples, not the
+    /// span of the clock.
+    pub seconds: BTreeSet<i64>,
+}
+
+impl MarkedSeconds {
+    /// True when `t_ns` (on the same clock, possibly another trace's) falls in a marked second.
+    pub fn contains(&self, t_ns: i64) -> bool {
+        self.seconds.contains(&t_ns.saturating_sub(self.first_ns).div_euclid(1_000_000_000))
+    }
+}
+
+/// The seconds whose centred neighbourhood of `2 * radius_s + 1` seconds holds at least `min_samples` samples and
+/// passes `keep` on the standard deviation of |a| over them, |a| converted by `to_unit` first. For readers whose
+/// files label whole recordings that are not one activity throughout.
 pub(crate) fn seconds_by_magnitude_spread(
     samples: &[Sample],
     radius_s: i64,
     min_samples: u32,
     to_unit: impl Fn(f64) -> f64,
     keep: impl Fn(f64) -> bool,
-) -> BTreeSet<i64> {
+) -> MarkedSeconds {
     const NS: i64 = 1_000_000_000;
-    let Some(first) = samples.first().map(|s| s.t_ns) else { return BTreeSet::new() };
+    let Some(first) = samples.first().map(|s| s.t_ns) else { return MarkedSeconds::default() };
     // Per-second sums of |a| and |a|^2, so a centred window is a range of bins.
     let mut bins: BTreeMap<i64, (f64, f64, u32)> = BTreeMap::new();
     for s in samples {
@@ -484,7 +501,8 @@ pub(crate) fn seconds_by_magnitude_spread(
         b.1 += m * m;
         b.2 += 1;
     }
-    bins.keys()
+    let seconds = bins
+        .keys()
         .copied()
         .filter(|&k| {
             let (sum, sq, n) = bins
@@ -497,7 +515,8 @@ pub(crate) fn seconds_by_magnitude_spread(
             let var = (sq / f64::from(n) - mean * mean).max(0.0);
             keep(var.sqrt())
         })
-        .collect()
+        .collect();
+    MarkedSeconds { first_ns: first, seconds }
 }
 
 /// Standard gravity in f64 (the conversion factor of readers whose source is in g).

@@ -22,11 +22,10 @@
 //! skipped; an accelerometer event whose time goes backwards is dropped, and one that repeats the previous time is
 //! dropped (the later duplicate). A file with fewer than 2 accelerometer events yields no trace.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::io::{check_time, file_name, open_lines, parse_decimal_scaled, sorted_entries};
-use super::{par_files, Builder, LoadReport, Pushed, ReadError};
+use super::{par_files, Builder, LoadReport, MarkedSeconds, Pushed, ReadError};
 use crate::sample::{Label, Sample};
 use crate::trace::{Trace, TraceMeta};
 
@@ -145,18 +144,14 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Option<Trace>, 
     }
     if label == Label::Walking {
         let rest = rest_seconds(b.samples());
-        if let Some(first) = b.samples().first().map(|s| s.t_ns) {
-            b.relabel(|t, l| l.filter(|_| !rest.contains(&t.saturating_sub(first).div_euclid(NS))));
-        }
+        b.relabel(|t, l| l.filter(|_| !rest.contains(t)));
     }
     Ok(Some(b.finish(meta)))
 }
 
-const NS: i64 = 1_000_000_000;
-
 /// The whole seconds (from the first event) of a trace in which the phone is at rest: the 5 s centred on the second
 /// hold at least [`REST_MIN_EVENTS`] events and |a| varies by less than [`WALK_MIN_STD_MS2`] over them.
-pub fn rest_seconds(samples: &[Sample]) -> BTreeSet<i64> {
+pub fn rest_seconds(samples: &[Sample]) -> MarkedSeconds {
     super::seconds_by_magnitude_spread(samples, 2, REST_MIN_EVENTS, |m| m, |std| std < WALK_MIN_STD_MS2)
 }
 
@@ -183,11 +178,11 @@ mod tests {
         s.extend(events(40.0, 20.0, 3.0, 2.0));
         let rest = rest_seconds(&s);
         // The rest seconds whose 5-s neighbourhood lies inside the rest are found; none of the walking ones.
-        assert!((23..=36).all(|k| rest.contains(&k)), "{rest:?}");
-        assert!(rest.iter().all(|k| (18..=41).contains(k)), "{rest:?}");
+        assert!((23..=36).all(|k| rest.seconds.contains(&k)), "{rest:?}");
+        assert!(rest.seconds.iter().all(|k| (18..=41).contains(k)), "{rest:?}");
         // Too few events to tell (0.5 Hz: under 4 in 5 s): nothing is declared rest.
-        assert!(rest_seconds(&events(0.0, 60.0, 0.5, 0.0)).is_empty());
+        assert!(rest_seconds(&events(0.0, 60.0, 0.5, 0.0)).seconds.is_empty());
         // A gentle walk (std of |a| about 0.7 m/s^2) is still walking.
-        assert!(rest_seconds(&events(0.0, 30.0, 10.0, 1.0)).is_empty());
+        assert!(rest_seconds(&events(0.0, 30.0, 10.0, 1.0)).seconds.is_empty());
     }
 }
