@@ -240,7 +240,7 @@ impl FeatureExtractor {
         let [l1, l2, l3] = sym3_eigenvalues(&cov).map(|l| l.max(0.0));
         // Vertical axis: gravity when the input holds it, else the principal axis of motion (the eigenvector, only
         // computed on this rarer path: an iterative decomposition costs several times the closed form above).
-        let up = if w.gravity_fraction >= 0.5 && mean_up.norm() > 0.5 {
+        let up = if w.holds_gravity() && mean_up.norm() > 0.5 {
             mean_up.normalize()
         } else {
             let eig = SymmetricEigen::new(cov);

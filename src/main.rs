@@ -546,10 +546,26 @@ fn classify(paths: &[PathBuf], json: bool, model: Option<&Path>) -> Result<(), F
     let cfg = PipelineConfig::default();
     let mut all = Vec::new();
     for t in &traces {
-        let ds = offline::classify(t, model.clone(), &cfg)?;
-        let tl = offline::timeline(&ds);
+        let c = offline::classify_with_counts(t, model.clone(), &cfg)?;
+        let tl = offline::timeline(&c.decisions);
+        if c.windows_without_gravity * 2 > c.windows {
+            eprintln!(
+                "warning: {}: {} of {} windows hold no gravity (linear acceleration rather than the raw \
+                 accelerometer?); decisions on such input are less reliable: a still phone is often read as a \
+                 vehicle (model card, Known weaknesses)",
+                t.meta.name(),
+                c.windows_without_gravity,
+                c.windows
+            );
+        }
         if json {
-            all.push(serde_json::json!({ "trace": t.meta.source, "name": t.meta.name(), "segments": tl }));
+            all.push(serde_json::json!({
+                "trace": t.meta.source,
+                "name": t.meta.name(),
+                "windows": c.windows,
+                "windows_without_gravity": c.windows_without_gravity,
+                "segments": tl
+            }));
         } else {
             println!("{} ({:.1} s, {:.1} Hz)", t.meta.source, t.duration_s(), t.mean_rate_hz());
             println!("  {:>9} {:>9}  {:<8} {:>10}", "start_s", "end_s", "activity", "confidence");
@@ -1381,7 +1397,11 @@ fn replay_cmd(args: &GateArgs, paths: &[PathBuf]) -> Result<(), Fail> {
                 }
             }
         }
-        println!("  {} windows classified", session.windows_classified());
+        println!(
+            "  {} windows classified, {} without gravity",
+            session.windows_classified(),
+            session.windows_without_gravity()
+        );
     }
     Ok(())
 }

@@ -101,6 +101,26 @@ pub fn classify(
     model: Arc<Model>,
     config: &PipelineConfig,
 ) -> Result<Vec<DecisionRecord>, TraceSampleError> {
+    classify_with_counts(trace, model, config).map(|c| c.decisions)
+}
+
+/// What [`classify_with_counts`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    /// The per-hop decisions.
+    pub decisions: Vec<DecisionRecord>,
+    /// Windows classified ([`Pipeline::windows_classified`]).
+    pub windows: u64,
+    /// Of those, the windows whose input held no gravity ([`Pipeline::windows_without_gravity`]).
+    pub windows_without_gravity: u64,
+}
+
+/// [`classify`], with the pipeline's window counts (for a warning when the input holds no gravity).
+pub fn classify_with_counts(
+    trace: &Trace,
+    model: Arc<Model>,
+    config: &PipelineConfig,
+) -> Result<Classified, TraceSampleError> {
     let mut p = Pipeline::with_model(model, config.clone());
     let t0 = trace.samples.first().map_or(0, |s| s.t_ns);
     let mut out = Vec::new();
@@ -118,7 +138,11 @@ pub fn classify(
             }
         }
     }
-    Ok(out)
+    Ok(Classified {
+        decisions: out,
+        windows: p.windows_classified(),
+        windows_without_gravity: p.windows_without_gravity(),
+    })
 }
 
 /// Replays precomputed windows through a model and smoother; gives the same decisions as [`classify`] on the same

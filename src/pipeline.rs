@@ -305,6 +305,7 @@ struct Decide<'a, L> {
     smoother: &'a mut Smoother,
     events: &'a mut EventQueue,
     windows: &'a mut u64,
+    windows_without_gravity: &'a mut u64,
     reset_smoother_gap_ns: i64,
     live: L,
 }
@@ -332,6 +333,7 @@ impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
             if classifiable(view, fv) { self.model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
         self.smoother.step(probs.as_ref(), view.start_ns, view.end_ns, self.events);
         *self.windows += 1;
+        *self.windows_without_gravity += u64::from(!view.holds_gravity());
     }
 }
 
@@ -344,6 +346,7 @@ pub struct Pipeline {
     events: EventQueue,
     reset_smoother_gap_ns: i64,
     windows_classified: u64,
+    windows_without_gravity: u64,
     samples_accepted: u64,
 }
 
@@ -363,6 +366,7 @@ impl Pipeline {
             events: EventQueue::with_capacity(config.event_capacity),
             reset_smoother_gap_ns: config.reset_smoother_gap_ns,
             windows_classified: 0,
+            windows_without_gravity: 0,
             samples_accepted: 0,
         }
     }
@@ -387,6 +391,7 @@ impl Pipeline {
             smoother: &mut self.smoother,
             events: &mut self.events,
             windows: &mut self.windows_classified,
+            windows_without_gravity: &mut self.windows_without_gravity,
             reset_smoother_gap_ns: self.reset_smoother_gap_ns,
             live,
         };
@@ -412,6 +417,15 @@ impl Pipeline {
     /// Number of windows classified since creation.
     pub fn windows_classified(&self) -> u64 {
         self.windows_classified
+    }
+
+    /// Of [`Pipeline::windows_classified`], the windows whose input held no gravity (see [`WindowView::holds_gravity`]): a
+    /// source of linear acceleration (Android's `TYPE_LINEAR_ACCELERATION`, iOS's `userAcceleration`) instead of
+    /// the raw accelerometer. The model judges such windows with less information (no vertical axis), and still
+    /// phones are then often read as vehicles (model card, Known weaknesses), so an app that sees this count grow
+    /// is feeding the wrong sensor.
+    pub fn windows_without_gravity(&self) -> u64 {
+        self.windows_without_gravity
     }
 
     /// Number of samples accepted since creation.
@@ -471,6 +485,26 @@ mod tests {
         assert!(!p.raw_buffers_are_zero());
         assert!(p.wipe() > 0);
         assert!(p.raw_buffers_are_zero());
+    }
+
+    #[test]
+    fn windows_without_gravity_are_counted() {
+        let mut raw = Pipeline::with_model(model(), PipelineConfig::default());
+        for s in walk(0, 50 * 60, 50.0) {
+            raw.push(&s).unwrap();
+        }
+        assert_eq!(raw.windows_classified(), 23);
+        assert_eq!(raw.windows_without_gravity(), 0);
+        // The same gait as linear acceleration: no slow component at all.
+        let mut linear = Pipeline::with_model(model(), PipelineConfig::default());
+        for s in walk(0, 50 * 60, 50.0) {
+            linear.push(&Sample::accel(s.t_ns, 0.0, 0.0, s.accel[2] - 9.81)).unwrap();
+        }
+        assert_eq!(linear.windows_classified(), 23);
+        assert_eq!(linear.windows_without_gravity(), 23);
+        // A count, not signal data: a wipe keeps it.
+        linear.wipe();
+        assert_eq!(linear.windows_without_gravity(), 23);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub enum SessionError {
 pub struct SessionSummary {
     /// Windows classified over the session's life.
     pub windows_classified: u64,
+    /// Of those, the windows whose input held no gravity (see [`Session::windows_without_gravity`]).
+    pub windows_without_gravity: u64,
 }
 
 #[derive(Debug)]
@@ -265,6 +267,14 @@ impl Session {
         lock(&self.cell.engine).pipeline.windows_classified()
     }
 
+    /// Of [`Session::windows_classified`], the windows whose input held no gravity: the app is feeding linear
+    /// acceleration (Android's `TYPE_LINEAR_ACCELERATION`, iOS's `userAcceleration`) rather than the raw
+    /// accelerometer the model expects, and decisions are less reliable (a still phone is often read as a vehicle).
+    /// A count, not signal data: a wipe does not reset it.
+    pub fn windows_without_gravity(&self) -> u64 {
+        lock(&self.cell.engine).pipeline.windows_without_gravity()
+    }
+
     /// True when no buffer of this session holds a non-zero byte of signal data (for tests and audits).
     pub fn raw_buffers_are_zero(&self) -> bool {
         lock(&self.cell.engine).pipeline.raw_buffers_are_zero()
@@ -277,18 +287,18 @@ impl Session {
     }
 
     fn finish(&mut self, at_unix_ms: u64) -> Result<SessionSummary, ConsentError> {
-        let windows_classified = {
+        let (windows_classified, windows_without_gravity) = {
             let mut engine = lock(&self.cell.engine);
-            let n = engine.pipeline.windows_classified();
+            let counts = (engine.pipeline.windows_classified(), engine.pipeline.windows_without_gravity());
             engine.pipeline.wipe();
             engine.wiped = true;
-            n
+            counts
         };
         let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::SessionClosed, &self.purpose, self.policy_version);
         e.session = Some(self.id);
         e.counts.windows_classified = windows_classified;
         lock(&self.shared.store).append(e)?;
-        Ok(SessionSummary { windows_classified })
+        Ok(SessionSummary { windows_classified, windows_without_gravity })
     }
 }
 

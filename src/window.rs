@@ -31,6 +31,15 @@ pub struct WindowView {
     pub end_ns: i64,
 }
 
+impl WindowView {
+    /// Whether the window's input held gravity: a slow component of plausible magnitude (6.5-13 m/s^2) in at least
+    /// half of its samples. Where it did not (a source of linear acceleration), the features take the principal
+    /// axis of motion for vertical.
+    pub fn holds_gravity(&self) -> bool {
+        self.gravity_fraction >= 0.5
+    }
+}
+
 impl Default for WindowView {
     fn default() -> Self {
         WindowView {

@@ -201,3 +201,28 @@ fn dataset_load_reports_are_printed_one_line_per_dataset() {
         "{err}"
     );
 }
+
+#[test]
+fn classify_warns_when_the_input_holds_no_gravity() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = motiongate::trace::csv::read_trace_csv(Path::new(EXCERPT)).unwrap();
+    let linear = dir.path().join("linear.csv");
+    let file = std::fs::File::create(&linear).unwrap();
+    motiongate::trace::csv::write_trace_csv(&motiongate::offline::remove_gravity(&trace), file).unwrap();
+    for (path, warned) in [(Path::new(EXCERPT), false), (linear.as_path(), true)] {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_motiongate")).arg("classify").arg(path).arg("--json").output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.contains("hold no gravity"), warned, "{}: {stderr}", path.display());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let windows = json[0]["windows"].as_u64().unwrap();
+        let without = json[0]["windows_without_gravity"].as_u64().unwrap();
+        assert!(windows > 50, "{windows}");
+        if warned {
+            assert_eq!(without, windows);
+        } else {
+            assert_eq!(without, 0);
+        }
+    }
+}

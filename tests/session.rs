@@ -79,6 +79,29 @@ fn granted_gate(path: &Path, sensors: Sensors) -> Gate {
 }
 
 #[test]
+fn a_session_counts_windows_without_gravity_and_reports_them_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = granted_gate(&dir.path().join("c.json"), Sensors::ACCELEROMETER);
+    // 20 s at 50 Hz of a gentle sway, first with gravity, then (a second session) as linear acceleration.
+    let sway = |t_ns: i64, g: f32| {
+        let t = t_ns as f32 * 1e-9;
+        Sample::accel(t_ns, 0.2 * (3.0 * t).sin(), 0.1, g + 0.5 * (11.0 * t).sin())
+    };
+    for (g, expect_without) in [(9.81f32, false), (0.0, true)] {
+        let mut session = gate.open_session_at(2).unwrap();
+        let samples: Vec<Sample> = (0..1000).map(|i| sway(i * 20_000_000, g)).collect();
+        session.push(&samples).unwrap();
+        let windows = session.windows_classified();
+        assert!(windows >= 5, "{windows}");
+        let without = session.windows_without_gravity();
+        assert_eq!(without, if expect_without { windows } else { 0 }, "gravity {g}");
+        let summary = session.close(3).unwrap();
+        assert_eq!(summary.windows_classified, windows);
+        assert_eq!(summary.windows_without_gravity, without);
+    }
+}
+
+#[test]
 fn push_validates_and_names_the_sample_index() {
     let dir = tempfile::tempdir().unwrap();
     let gate = granted_gate(&dir.path().join("c.json"), Sensors::ACCELEROMETER);
