@@ -5,16 +5,19 @@
  *   mg_gate_open -> (ask the user) mg_gate_grant / mg_gate_deny -> mg_session_open ->
  *   loop { mg_session_push(samples); while (mg_session_next_event(...) == MG_OK) use the event } ->
  *   mg_session_free -> mg_gate_free.
+ *   mg_session_windows (on the session's thread, any time before mg_session_free) reads two counts: the windows
+ *   classified, and of those the windows whose input held no gravity (the app feeds linear acceleration instead of
+ *   the raw accelerometer: decisions are less reliable).
  *   Every function returns an mg_status (except the string getters and *_free). Nothing returns samples or
- *   features: what leaves a session is an activity, a confidence and times.
+ *   features: what leaves a session is an activity, a confidence and times (and those two counts).
  *
  * THREADING
  *   - mg_gate: may be used from any thread, and concurrently from several threads (calls on one record are
  *     serialized by an internal lock). mg_gate_free must not race with another call on the same gate.
  *   - mg_session: used by one thread at a time (typically the sensor thread): mg_session_push,
- *     mg_session_next_event and mg_session_free on the same session must not run concurrently; it may move
- *     between threads. mg_session_status may be called from any thread, also during a push on another
- *     thread, but never concurrently with (or after) mg_session_free.
+ *     mg_session_next_event, mg_session_windows and mg_session_free on the same session must not run
+ *     concurrently; it may move between threads. mg_session_status may be called from any thread, also during a
+ *     push on another thread, but never concurrently with (or after) mg_session_free.
  *   - While a session is pushed on a sensor thread, mg_gate_withdraw (or grant / deny / re-opening the gate with
  *     a newer policy version) may be called from the UI thread: before it returns, the session is stopped and its
  *     buffers are zeroized; the push in progress stops at the next sample and returns MG_GATED_WITHDRAWN.
@@ -207,7 +210,8 @@ typedef struct mg_session mg_session;
 /**
  * One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
  * `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
- * (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1.
+ * (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1. `mg_session_windows` counts the
+ * windows whose input held no gravity.
  */
 typedef struct mg_sample {
   /**
@@ -447,6 +451,27 @@ enum mg_status mg_session_next_event(struct mg_session *session,
  * `session` is NULL or a live session that no other thread is freeing.
  */
 enum mg_status mg_session_status(const struct mg_session *session);
+
+/**
+ * Writes the number of windows this session has classified so far to `*out_classified`, and how many of them held
+ * no gravity to `*out_without_gravity`. Input without gravity means the app feeds linear acceleration (Android
+ * `TYPE_LINEAR_ACCELERATION`, iOS `userAcceleration`) instead of the raw accelerometer `mg_sample` expects: its
+ * decisions are less reliable (a still phone is often read as a vehicle), so a `*out_without_gravity` that grows
+ * with `*out_classified` means the app reads the wrong sensor. Both out pointers are required (NULL or misaligned:
+ * `MG_ERR_INVALID_ARGUMENT`, nothing written).
+ *
+ * The counts are not activities or signal data: the wipe at a withdrawal does not reset them, and this returns
+ * `MG_OK` with both counts also once consent has ended (or an internal error stopped the session). Same threading
+ * as `mg_session_next_event`: one thread at a time on this session, never concurrently with `mg_session_push`,
+ * `mg_session_next_event` or `mg_session_free` on it.
+ *
+ * # Safety
+ * `session` is NULL or a live session not used concurrently; `out_classified` and `out_without_gravity` are NULL
+ * or writable.
+ */
+enum mg_status mg_session_windows(struct mg_session *session,
+                                  uint64_t *out_classified,
+                                  uint64_t *out_without_gravity);
 
 /**
  * Frees a session: wipes its buffers and logs `session_closed`. NULL is a no-op. Valid after the gate was freed.

@@ -311,6 +311,30 @@ pub extern "system" fn Java_org_motiongate_Native_sessionNextEvent<'l>(
     .resolve::<ThrowRuntimeExAndDefault>()
 }
 
+/// `static native int sessionWindows(long session, long[] out)`: `out` = {windows classified, of those without
+/// gravity}.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionWindows<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 2 {
+            return Ok(invalid("out must be a long[2]"));
+        }
+        let (mut classified, mut without_gravity) = (0u64, 0u64);
+        // SAFETY: `session` is 0 or a live handle used by one thread at a time; both outputs are writable locals.
+        let s = unsafe { mg_session_windows(handle(session), &mut classified, &mut without_gravity) };
+        if s == mg_status::MG_OK {
+            out.set_region(env, 0, &[classified as jlong, without_gravity as jlong])?;
+        }
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
 /// `static native int sessionStatus(long session)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_sessionStatus<'l>(

@@ -108,7 +108,8 @@ pub enum mg_event_kind {
 
 /// One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
 /// `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
-/// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1.
+/// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1. `mg_session_windows` counts the
+/// windows whose input held no gravity.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct mg_sample {
@@ -896,6 +897,55 @@ pub unsafe extern "C" fn mg_session_status(session: *const mg_session) -> mg_sta
             None if status.faulted() => fail(mg_status::MG_ERR_INTERNAL, &SessionError::Faulted.to_string()),
             None => mg_status::MG_OK,
         }
+    })
+}
+
+/// Writes the number of windows this session has classified so far to `*out_classified`, and how many of them held
+/// no gravity to `*out_without_gravity`. Input without gravity means the app feeds linear acceleration (Android
+/// `TYPE_LINEAR_ACCELERATION`, iOS `userAcceleration`) instead of the raw accelerometer `mg_sample` expects: its
+/// decisions are less reliable (a still phone is often read as a vehicle), so a `*out_without_gravity` that grows
+/// with `*out_classified` means the app reads the wrong sensor. Both out pointers are required (NULL or misaligned:
+/// `MG_ERR_INVALID_ARGUMENT`, nothing written).
+///
+/// The counts are not activities or signal data: the wipe at a withdrawal does not reset them, and this returns
+/// `MG_OK` with both counts also once consent has ended (or an internal error stopped the session). Same threading
+/// as `mg_session_next_event`: one thread at a time on this session, never concurrently with `mg_session_push`,
+/// `mg_session_next_event` or `mg_session_free` on it.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; `out_classified` and `out_without_gravity` are NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_windows(
+    session: *mut mg_session,
+    out_classified: *mut u64,
+    out_without_gravity: *mut u64,
+) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let session = match unsafe { session_mut(session) } {
+            Ok(s) => s,
+            Err(s) => return s,
+        };
+        if out_classified.is_null() {
+            return null_arg("out_classified");
+        }
+        if out_without_gravity.is_null() {
+            return null_arg("out_without_gravity");
+        }
+        if let Some(s) = misaligned(out_classified, "out_classified") {
+            return s;
+        }
+        if let Some(s) = misaligned(out_without_gravity, "out_without_gravity") {
+            return s;
+        }
+        let (classified, without_gravity) = (session.windows_classified(), session.windows_without_gravity());
+        // SAFETY: both are non-NULL, aligned (checked above) and writable (caller contract).
+        unsafe {
+            out_classified.write(classified);
+            out_without_gravity.write(without_gravity);
+        }
+        mg_status::MG_OK
     })
 }
 

@@ -170,7 +170,10 @@ fn tampered_and_wrong_key_fail_closed() {
     assert_eq!(open(rec.to_str().unwrap(), 1).0, mg_status::MG_ERR_STORE_TAMPERED);
 }
 
-fn rust_events(samples: &[mg_sample], rec: &std::path::Path) -> Vec<(EventKind, Activity, u32, i64, i64)> {
+type Events = Vec<(EventKind, Activity, u32, i64, i64)>;
+
+/// The events of the Rust API on `samples`, and its window counts (classified, without gravity).
+fn rust_events(samples: &[mg_sample], rec: &std::path::Path) -> (Events, (u64, u64)) {
     let gate = Gate::open(rec, &KEY, "activity", 1).unwrap();
     gate.grant(T0 as u64, CollectionMethod::InAppDialog, Sensors::ALL).unwrap();
     let mut session = gate.open_session().unwrap();
@@ -183,7 +186,7 @@ fn rust_events(samples: &[mg_sample], rec: &std::path::Path) -> Vec<(EventKind, 
             out.push((e.kind, e.activity, e.confidence.to_bits(), e.start_ns, e.end_ns));
         }
     }
-    out
+    (out, (session.windows_classified(), session.windows_without_gravity()))
 }
 
 #[test]
@@ -191,12 +194,13 @@ fn full_flow_matches_the_rust_api() {
     use mg_status::*;
     let samples = trace();
     let dir = tempfile::tempdir().unwrap();
-    let oracle = rust_events(&samples, &dir.path().join("oracle.json"));
+    let (oracle, oracle_windows) = rust_events(&samples, &dir.path().join("oracle.json"));
 
     let rec = dir.path().join("r.json");
     let (st, g) = open(rec.to_str().unwrap(), 1);
     assert_eq!(st, MG_OK);
     let mut got = Vec::new();
+    let mut windows = (u64::MAX, u64::MAX);
     unsafe {
         let mut s = null_mut();
         assert_eq!(mg_session_open(g, &mut s), MG_GATED_NOT_DETERMINED);
@@ -213,6 +217,7 @@ fn full_flow_matches_the_rust_api() {
                 }
             }
         }
+        assert_eq!(mg_session_windows(s, &mut windows.0, &mut windows.1), MG_OK);
         let mut wiped = 0;
         assert_eq!(mg_gate_withdraw(g, T0 + 1, &mut wiped), MG_OK);
         assert!(wiped > 0);
@@ -236,6 +241,9 @@ fn full_flow_matches_the_rust_api() {
         got.iter().map(|e| (kind(e.kind), act(e.activity), e.confidence.to_bits(), e.start_ns, e.end_ns)).collect();
     assert!(got.len() > 50);
     assert_eq!(got, oracle);
+    // The excerpt is the raw accelerometer: every window holds gravity.
+    assert_eq!(windows, oracle_windows);
+    assert!(windows.0 > 50 && windows.1 == 0, "{windows:?}");
     let enters: Vec<Activity> = got.iter().filter(|e| e.0 == EventKind::Enter).map(|e| e.1).collect();
     assert!(enters.contains(&Activity::Walking) && enters.contains(&Activity::Still), "{enters:?}");
 }
@@ -379,4 +387,75 @@ fn the_record_head_matches_the_rust_api_and_moves_with_every_entry() {
     assert_eq!(after_withdraw.0, 2);
     assert_ne!(after_withdraw.1, after_grant.1);
     unsafe { mg_gate_free(g) };
+}
+
+/// `n` samples at 50 Hz of a gentle sway, without gyroscope: z around `g` (9.81: the raw accelerometer; 0: linear
+/// acceleration, gravity removed).
+fn sway(n: usize, g: f32) -> Vec<mg_sample> {
+    (0..n)
+        .map(|i| {
+            let t_ns = i as i64 * 20_000_000;
+            let t = t_ns as f32 * 1e-9;
+            let (ax, ay) = if g == 0.0 { (0.0, 0.0) } else { (0.2 * (3.0 * t).sin(), 0.1) };
+            mg_sample { t_ns, ax, ay, az: g + 0.5 * (11.0 * t).sin(), ..mg_sample::default() }
+        })
+        .collect()
+}
+
+#[test]
+fn window_counts_tell_input_without_gravity_and_survive_the_wipe() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (g, with) = granted_session(&dir.path().join("r.json"));
+    unsafe {
+        let mut without = null_mut();
+        assert_eq!(mg_session_open(g, &mut without), MG_OK);
+        let (mut classified, mut no_gravity) = (u64::MAX, u64::MAX);
+        assert_eq!(mg_session_windows(null_mut(), &mut classified, &mut no_gravity), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("session is NULL"), "{}", last_error());
+        assert_eq!(mg_session_windows(with, null_mut(), &mut no_gravity), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("out_classified"), "{}", last_error());
+        assert_eq!(mg_session_windows(with, &mut classified, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("out_without_gravity"), "{}", last_error());
+        assert_eq!(mg_session_windows(with, null_mut(), null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!((classified, no_gravity), (u64::MAX, u64::MAX), "nothing is written on a refused call");
+        let mut words = [0u64; 4];
+        let bytes = words.as_mut_ptr().cast::<u8>();
+        assert_eq!(mg_session_windows(with, bytes.add(1).cast::<u64>(), &mut no_gravity), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("aligned"), "{}", last_error());
+        assert_eq!(mg_session_windows(with, &mut classified, bytes.add(12).cast::<u64>()), MG_ERR_INVALID_ARGUMENT);
+        assert_eq!(words, [0; 4]);
+        assert_eq!(no_gravity, u64::MAX);
+        assert_eq!(mg_session_windows(with, &mut classified, &mut no_gravity), MG_OK);
+        assert_eq!((classified, no_gravity), (0, 0), "nothing classified yet");
+
+        // 20 s at 50 Hz of the same motion, with gravity and as linear acceleration.
+        for (s, input) in [(with, sway(1000, 9.81)), (without, sway(1000, 0.0))] {
+            for chunk in input.chunks(37) {
+                assert_eq!(mg_session_push(s, chunk.as_ptr(), chunk.len()), MG_OK);
+            }
+        }
+        let counts = |s: *mut mg_session| {
+            let (mut classified, mut no_gravity) = (u64::MAX, u64::MAX);
+            assert_eq!(mg_session_windows(s, &mut classified, &mut no_gravity), MG_OK);
+            (classified, no_gravity)
+        };
+        let (classified, no_gravity) = counts(with);
+        assert!(classified >= 5, "{classified}");
+        assert_eq!(no_gravity, 0, "with gravity");
+        let (classified_linear, no_gravity_linear) = counts(without);
+        assert_eq!(classified_linear, classified, "the same number of samples");
+        assert_eq!(no_gravity_linear, classified_linear, "without gravity");
+
+        // Counts, not signal data: readable once consent has ended, and the withdrawal's wipe does not reset them.
+        let mut wiped = 0;
+        assert_eq!(mg_gate_withdraw(g, T0 + 1, &mut wiped), MG_OK);
+        assert!(wiped > 0);
+        assert_eq!(mg_session_status(with), MG_GATED_WITHDRAWN);
+        assert_eq!(counts(with), (classified, 0));
+        assert_eq!(counts(without), (classified, classified));
+        mg_session_free(with);
+        mg_session_free(without);
+        mg_gate_free(g);
+    }
 }

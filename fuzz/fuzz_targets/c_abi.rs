@@ -54,7 +54,7 @@ fuzz_target!(|input: &[u8]| {
     let mut session: *mut mg_session = ptr::null_mut();
     let mut granted = false;
     while !data.is_empty() {
-        let op = byte(&mut data) % 10;
+        let op = byte(&mut data) % 11;
         // SAFETY (all calls below): handles are either valid (from the library) or NULL, which every function
         // accepts; sample buffers hold exactly `n` samples; out-pointers point to live locals.
         unsafe {
@@ -128,6 +128,19 @@ fuzz_target!(|input: &[u8]| {
                     let mut state = mg_consent_state::MG_CONSENT_NOT_DETERMINED;
                     let _ = mg_gate_state(gate, &mut state);
                     let _ = mg_gate_state(gate, ptr::null_mut());
+                }
+                9 => {
+                    // The window counts: readable in every consent state, never more without gravity than classified.
+                    let (mut classified, mut without_gravity) = (u64::MAX, u64::MAX);
+                    let st = mg_session_windows(session, &mut classified, &mut without_gravity);
+                    if session.is_null() {
+                        assert_eq!(st, mg_status::MG_ERR_INVALID_ARGUMENT);
+                    } else {
+                        assert_eq!(st, mg_status::MG_OK);
+                        assert!(without_gravity <= classified, "{without_gravity} of {classified}");
+                    }
+                    let _ = mg_session_windows(session, ptr::null_mut(), &mut without_gravity);
+                    let _ = mg_session_windows(session, &mut classified, ptr::null_mut());
                 }
                 _ => {
                     // NULL and bad-length arguments.

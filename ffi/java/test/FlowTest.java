@@ -153,6 +153,12 @@ public final class FlowTest {
         check(updates > 50, "updates: " + updates);
         check(walking, "an ENTER of walking");
         check(still, "an ENTER of still");
+        // The excerpt is the raw accelerometer: every window holds gravity.
+        long classified = session.windowsClassified();
+        long withoutGravity = session.windowsWithoutGravity();
+        System.out.println("windows: " + classified + " classified, " + withoutGravity + " without gravity");
+        check(classified > 50, "windows classified: " + classified);
+        check(withoutGravity == 0, "windows without gravity: " + withoutGravity);
 
         long wiped = gate.withdraw(T0 + 60000);
         System.out.println("withdraw wiped " + wiped + " bytes");
@@ -161,6 +167,9 @@ public final class FlowTest {
         check(w.isGated(), "withdrawn is gated");
         expectStatus(12, "next event after withdraw", session::nextEvent);
         check(session.status() == 12, "session status after withdraw");
+        // Counts, not signal data: still readable, and the wipe did not reset them.
+        check(session.windowsClassified() == classified, "windows classified after withdraw");
+        check(session.windowsWithoutGravity() == 0, "windows without gravity after withdraw");
         check(gate.state() == ConsentState.WITHDRAWN, "withdrawn state");
         expectStatus(12, "open after withdraw", gate::openSession);
         session.close();
@@ -171,6 +180,26 @@ public final class FlowTest {
         try (Gate again = Gate.open(record, KEY, PURPOSE, POLICY)) {
             check(again.state() == ConsentState.WITHDRAWN, "persisted withdrawal");
             check(again.head().count > granted.count, "the head counts the later entries");
+        }
+
+        // 20 s at 50 Hz of a gentle sway as linear acceleration (gravity removed): every window lacks gravity.
+        try (Gate linear = Gate.open(record, KEY, PURPOSE, POLICY)) {
+            linear.grant(T0 + 70000);
+            final int m = 1000;
+            long[] st = new long[m];
+            float[] sa = new float[3 * m];
+            for (int j = 0; j < m; j++) {
+                st[j] = j * 20_000_000L;
+                sa[3 * j + 2] = (float) (0.5 * Math.sin(11.0 * j * 0.02));
+            }
+            try (Session s = linear.openSession()) {
+                s.push(st, sa, null);
+                long lc = s.windowsClassified();
+                long lw = s.windowsWithoutGravity();
+                System.out.println("linear acceleration: " + lc + " windows classified, " + lw + " without gravity");
+                check(lc >= 5, "windows classified without gravity: " + lc);
+                check(lw == lc, "windows without gravity: " + lw + " of " + lc);
+            }
         }
 
         // Another key, and a damaged record: fail closed.

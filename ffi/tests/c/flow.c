@@ -111,6 +111,20 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+/* n samples at 50 Hz of a gentle sway, without gyroscope: z around g (9.81f: the raw accelerometer; 0: linear
+ * acceleration, gravity removed). */
+static void sway(mg_sample *v, size_t n, float g) {
+    for (size_t i = 0; i < n; i++) {
+        float t = (float)i * 0.02f;
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].t_ns = (int64_t)i * 20000000LL;
+        v[i].ax = g == 0.0f ? 0.0f : 0.2f * sinf(3.0f * t);
+        v[i].ay = g == 0.0f ? 0.0f : 0.1f;
+        v[i].az = g + 0.5f * sinf(11.0f * t);
+        v[i].has_gyro = 0;
+    }
+}
+
 static const uint8_t KEY[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const char *PURPOSE = "activity";
@@ -168,6 +182,8 @@ int main(int argc, char **argv) {
     CHECK_STATUS(mg_session_status(NULL), MG_ERR_INVALID_ARGUMENT);
     mg_event ev;
     CHECK_STATUS(mg_session_next_event(NULL, &ev), MG_ERR_INVALID_ARGUMENT);
+    uint64_t classified = 0, no_gravity = 0;
+    CHECK_STATUS(mg_session_windows(NULL, &classified, &no_gravity), MG_ERR_INVALID_ARGUMENT);
     CHECK(strcmp(mg_status_str(MG_GATED_WITHDRAWN), "consent for this purpose was withdrawn") == 0, "status str");
     CHECK(strcmp(mg_status_str((mg_status)12345), "unknown status") == 0, "unknown status str");
     mg_gate_free(NULL);
@@ -197,6 +213,15 @@ int main(int argc, char **argv) {
     CHECK_STATUS(mg_session_push(session, &weird, 1), MG_ERR_INVALID_SAMPLE);
     CHECK_STATUS(mg_session_next_event(session, NULL), MG_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(mg_session_next_event(session, &ev), MG_NO_EVENT);
+    classified = no_gravity = 77;
+    CHECK_STATUS(mg_session_windows(session, NULL, &no_gravity), MG_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mg_last_error(), "out_classified") != NULL, "last error: %s", mg_last_error());
+    CHECK_STATUS(mg_session_windows(session, &classified, NULL), MG_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(mg_last_error(), "out_without_gravity") != NULL, "last error: %s", mg_last_error());
+    CHECK(classified == 77 && no_gravity == 77, "a refused call must write nothing");
+    CHECK_STATUS(mg_session_windows(session, &classified, &no_gravity), MG_OK);
+    CHECK(classified == 0 && no_gravity == 0, "windows before the stream: %llu, %llu",
+          (unsigned long long)classified, (unsigned long long)no_gravity);
 
     /* 4. Stream the trace in chunks of 37 and read the events. */
     size_t counts[3] = {0, 0, 0};
@@ -224,6 +249,12 @@ int main(int argc, char **argv) {
     CHECK(counts[MG_UPDATE] > 50, "too few updates: %zu", counts[MG_UPDATE]);
     CHECK(entered_walking, "no ENTER of walking");
     CHECK(entered_still, "no ENTER of still");
+    /* The excerpt is the raw accelerometer: every window holds gravity. */
+    CHECK_STATUS(mg_session_windows(session, &classified, &no_gravity), MG_OK);
+    printf("windows: %llu classified, %llu without gravity\n", (unsigned long long)classified,
+           (unsigned long long)no_gravity);
+    CHECK(classified > 50, "windows classified: %llu", (unsigned long long)classified);
+    CHECK(no_gravity == 0, "windows without gravity: %llu", (unsigned long long)no_gravity);
 
     /* A sample going back in time is refused. */
     weird = trace[0];
@@ -240,6 +271,11 @@ int main(int argc, char **argv) {
     CHECK_STATUS(mg_session_next_event(session, &ev), MG_GATED_WITHDRAWN);
     CHECK(ev.start_ns == (int64_t)0xABABABABABABABABULL, "a gated read must not write an event");
     CHECK_STATUS(mg_session_status(session), MG_GATED_WITHDRAWN);
+    /* The window counts are not signal data: still readable, and the wipe did not reset them. */
+    uint64_t classified_after = 0, no_gravity_after = 1;
+    CHECK_STATUS(mg_session_windows(session, &classified_after, &no_gravity_after), MG_OK);
+    CHECK(classified_after == classified && no_gravity_after == 0, "windows after withdraw: %llu, %llu",
+          (unsigned long long)classified_after, (unsigned long long)no_gravity_after);
     CHECK_STATUS(mg_gate_state(gate, &st), MG_OK);
     CHECK(st == MG_CONSENT_WITHDRAWN, "state %d", (int)st);
     mg_session *again = NULL;
@@ -259,6 +295,26 @@ int main(int argc, char **argv) {
     /* A newer policy version after a fresh grant: re-consent required. */
     CHECK_STATUS(mg_gate_open(record, KEY, sizeof KEY, PURPOSE, POLICY, &gate), MG_OK);
     CHECK_STATUS(mg_gate_grant(gate, T0 + 70000), MG_OK);
+
+    /* 20 s of the same sway with gravity, then as linear acceleration: only the latter's windows lack gravity. */
+    enum { SWAY_N = 1000 };
+    mg_sample *swaying = malloc(SWAY_N * sizeof *swaying);
+    CHECK(swaying != NULL, "out of memory");
+    const float gravities[2] = {9.81f, 0.0f};
+    for (int k = 0; k < 2; k++) {
+        sway(swaying, SWAY_N, gravities[k]);
+        mg_session *s = NULL;
+        CHECK_STATUS(mg_session_open(gate, &s), MG_OK);
+        CHECK_STATUS(mg_session_push(s, swaying, SWAY_N), MG_OK);
+        CHECK_STATUS(mg_session_windows(s, &classified, &no_gravity), MG_OK);
+        printf("sway with z around %.2f: %llu windows classified, %llu without gravity\n", gravities[k],
+               (unsigned long long)classified, (unsigned long long)no_gravity);
+        CHECK(classified >= 5, "windows classified: %llu", (unsigned long long)classified);
+        CHECK(no_gravity == (gravities[k] == 0.0f ? classified : 0), "windows without gravity: %llu",
+              (unsigned long long)no_gravity);
+        mg_session_free(s);
+    }
+    free(swaying);
     mg_gate_free(gate);
     gate = NULL;
     CHECK_STATUS(mg_gate_open(record, KEY, sizeof KEY, PURPOSE, POLICY + 1, &gate), MG_OK);

@@ -29,6 +29,9 @@ final class Native {
     /** out = {start_ns, end_ns, activity, kind, Float.floatToRawIntBits(confidence)}. */
     static native int sessionNextEvent(long session, long[] out);
 
+    /** out = {windows classified, of those the windows without gravity}. */
+    static native int sessionWindows(long session, long[] out);
+
     static native int sessionStatus(long session);
 
     static native void sessionFree(long session);

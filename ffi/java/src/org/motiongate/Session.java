@@ -45,6 +45,30 @@ public final class Session implements AutoCloseable {
                 Float.intBitsToFloat((int) out[4]), Event.Kind.values()[(int) out[3]]);
     }
 
+    /**
+     * Windows classified so far ({@code mg_session_windows}). A count, not signal data: readable also after consent
+     * ended, and a withdrawal's wipe does not reset it.
+     */
+    public synchronized long windowsClassified() {
+        return windows()[0];
+    }
+
+    /**
+     * Of {@link #windowsClassified()}, the windows whose input held no gravity: the app is feeding
+     * {@code TYPE_LINEAR_ACCELERATION} instead of {@code TYPE_ACCELEROMETER}, and decisions are less reliable (a
+     * still phone is often read as a vehicle). A count, not signal data: readable also after consent ended, and a
+     * withdrawal's wipe does not reset it.
+     */
+    public synchronized long windowsWithoutGravity() {
+        return windows()[1];
+    }
+
+    private long[] windows() {
+        long[] out = new long[2];
+        Native.check(Native.sessionWindows(live(), out));
+        return out;
+    }
+
     /** 0 while the session may classify, else the gated status, or 99 ({@link MotiongateException#ERR_INTERNAL}) once an
      * internal error stopped it and wiped its buffers (close it and open a new one). */
     public synchronized int status() {
