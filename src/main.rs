@@ -1236,6 +1236,11 @@ metro rider's six gravity-free rides (the rider 0.899 / 0.897 / 0.937 -> 0.729 /
 everywhere, the 0.819 above against 0.656. Not shipped: it costs a point on the one full-rate vehicle source, \
 and a third expert would grow the model and training by half; it is the measured candidate for the weakness \
 above.\n\
+- *A warier smoother for windows without gravity* (*replayed*, seed 7, every test trace with gravity removed, \
+against 0.656). Since still windows then start trips that the 180-s stop timeout carries: a 30-s timeout 0.715, \
+60 s 0.678; 30 / 60 s of transit evidence before a trip is entered (instead of 10 s) 0.680 / 0.701; both at 30 s \
+0.734, but the metro rider's rides 0.965 -> 0.765 in the same run. Still windows are read as \
+vehicles by the classifier itself (13,914 of 20,877), which no decision rule undoes.\n\
 - Counting a stream's first window in full (evidence weight 1 instead of 0.7: tempering discounts overlapping \
 windows, and the first overlaps none; seed 7): first windows of still and walking reported `Unknown` 241 / 248 \
 -> 187 / 164, but macro-F1 0.937 -> 0.935 (transit F1 0.930 -> 0.924: more first windows confidently wrong).\n\
