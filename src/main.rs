@@ -548,7 +548,8 @@ fn classify(paths: &[PathBuf], json: bool, model: Option<&Path>) -> Result<(), F
     for t in &traces {
         let c = offline::classify_with_counts(t, model.clone(), &cfg)?;
         let tl = offline::timeline(&c.decisions);
-        if c.windows_without_gravity * 2 > c.windows {
+        // A source that says it removed gravity (its reader or the trace's `# gravity_removed: true`) is expected.
+        if !t.meta.gravity_removed && c.windows_without_gravity * 2 > c.windows {
             eprintln!(
                 "warning: {}: {} of {} windows hold no gravity (linear acceleration rather than the raw \
                  accelerometer?); decisions on such input are less reliable: a still phone is often read as a \
@@ -914,6 +915,16 @@ fn per_dataset_text(cv: &train::CvResult) -> String {
     text
 }
 
+/// A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it holds a comma, a quote or a line break, so that
+/// names from trace metadata or folder names cannot shift the columns after them.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\r', '\n']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Writes every cross-validation decision (one row per hop) as CSV, for analysing errors by dataset and session,
 /// with the evidence the smoother was given (the classifier's probabilities before smoothing, empty where the window
 /// could not be classified, and whether the smoother was reset first), so that smoother settings can be replayed.
@@ -935,9 +946,9 @@ fn write_decisions(
             write!(
                 w,
                 "{},{},{},{:.1},{:.1},{},{},{:.3},{}",
-                m.dataset,
-                m.subject,
-                m.session.replace(',', "_"),
+                csv_field(&m.dataset),
+                csv_field(&m.subject),
+                csv_field(&m.session),
                 d.start_s,
                 d.end_s,
                 d.truth.map_or("", |l| l.name()),
@@ -1319,8 +1330,17 @@ gravity from 2-3 Hz event logs also removes a vehicle's slow motion.\n\
 fn convert(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
     let traces = load_traces(paths)?;
     std::fs::create_dir_all(out).map_err(|e| fail(format!("{}: {e}", out.display())))?;
+    // Different traces can flatten to the same file name (`a/b` and `a_b`, or two files of one name from different
+    // folders): later ones get a numbered suffix instead of overwriting earlier ones.
+    let mut used = std::collections::HashSet::new();
     for t in &traces {
-        let name = t.meta.name().replace(['/', '\\', ' '], "_") + ".csv";
+        let stem = t.meta.name().replace(['/', '\\', ' '], "_");
+        let mut name = format!("{stem}.csv");
+        let mut n = 1;
+        while !used.insert(name.clone()) {
+            n += 1;
+            name = format!("{stem}_{n}.csv");
+        }
         let path = out.join(name);
         let file = std::fs::File::create(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
         trace_csv::write_trace_csv(t, std::io::BufWriter::new(file))
@@ -1440,9 +1460,9 @@ fn features_cmd(paths: &[PathBuf], out: &Path) -> Result<(), Fail> {
             writeln!(
                 w,
                 "{},{},{},{:.2},{:.2},{},{:.2},{}",
-                tw.meta.dataset,
-                tw.meta.subject,
-                tw.meta.session,
+                csv_field(&tw.meta.dataset),
+                csv_field(&tw.meta.subject),
+                csv_field(&tw.meta.session),
                 seconds_between(tw.t0_ns, win.start_ns),
                 win.input_rate_hz,
                 label,

@@ -209,6 +209,21 @@ impl Linear {
         if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
             return Err(ModelError::Invalid("linear model holds non-finite values or non-positive scales".into()));
         }
+        // The live path folds the standardisation into the weights (`fold`): a scale so small, or a mean so large,
+        // that a folded weight or bias overflows f32 would make every window's scores non-finite.
+        for (w, b) in self.weights.iter().zip(&self.bias) {
+            let mut bias = f64::from(*b);
+            for j in 0..N_FEATURES {
+                let wj = f64::from(w[j]) / f64::from(self.scale[j]);
+                bias -= wj * f64::from(self.mean[j]);
+                if !(wj as f32).is_finite() || !(bias as f32).is_finite() {
+                    return Err(ModelError::Invalid(format!(
+                        "linear model's weight of {} overflows once standardisation is folded in",
+                        FEATURE_NAMES[j]
+                    )));
+                }
+            }
+        }
         if self.bin_edges.is_empty() {
             if !self.bin_weights.is_empty() {
                 return Err(ModelError::Invalid("linear model has bin weights but no bin edges".into()));
@@ -894,6 +909,12 @@ pub(crate) mod tests {
             assert!(matches!(Model::from_bytes(&bytes), Err(ModelError::Invalid(_))));
         };
         bad(&|l| l.subclass_of[2] = 5); // an unknown class
+        bad(&|l| l.scale[0] = 1e-40); // positive and finite, but the folded weight overflows
+        bad(&|l| {
+            l.weights[0][1] = 1.0;
+            l.scale[1] = 1e-3;
+            l.mean[1] = 3e37;
+        }); // finite, but the folded bias overflows
         bad(&|l| l.subclass_of[3] = 0); // transit has no sub-class
         bad(&|l| l.subclass_of.push(1)); // one map entry more than weight rows
         bad(&|l| {

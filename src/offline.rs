@@ -13,7 +13,7 @@ use crate::features::FeatureVector;
 use crate::model::{Model, N_CLASSES};
 use crate::pipeline::{FrontEnd, Pipeline, PipelineConfig};
 use crate::resample::Continuity;
-use crate::sample::{Activity, Label, Sample, SampleError};
+use crate::sample::{Activity, Label, Sample, SampleError, MAX_ACCEL_MS2, MAX_GYRO_RADS};
 use crate::smooth::Smoother;
 use crate::trace::{seconds_between, Trace};
 
@@ -401,10 +401,17 @@ pub fn rotate(trace: &Trace, seed: u64) -> Trace {
     let r: Rotation3<f32> = Rotation3::from_euler_angles(a as f32, b as f32, c as f32);
     let mut out = trace.clone();
     for s in out.samples.iter_mut() {
-        s.accel = r * s.accel;
-        s.gyro = s.gyro.map(|g| r * g);
+        s.accel = clamp_components(r * s.accel, MAX_ACCEL_MS2);
+        s.gyro = s.gyro.map(|g| clamp_components(r * g, MAX_GYRO_RADS));
     }
     out
+}
+
+/// Each component limited to `max` in magnitude. A valid sample near the range limit on two or three axes can leave
+/// it once rotated (or once a low-pass is subtracted), and a robustness transform must not turn a valid trace into
+/// one that validation refuses; a sensor saturates the same way.
+fn clamp_components(v: Vector3<f32>, max: f32) -> Vector3<f32> {
+    v.map(|x| x.clamp(-max, max))
 }
 
 /// Removes gravity the way some sources do before we see them (a 1-s low-pass subtracted), for training and for
@@ -423,7 +430,7 @@ pub fn remove_gravity(trace: &Trace) -> Trace {
         };
         lp = Some(g);
         last_t = Some(s.t_ns);
-        s.accel -= g;
+        s.accel = clamp_components(s.accel - g, MAX_ACCEL_MS2);
     }
     out.meta.gravity_removed = true;
     out
@@ -565,5 +572,24 @@ mod tests {
         t.samples[0].t_ns = 0;
         t.samples[1].t_ns = 9_000_000_000_000_000_000;
         assert!(featurize(&t, &PipelineConfig::default()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn robustness_transforms_keep_valid_samples_valid() {
+        // Valid samples at the edge of the range on two axes, alternating sign at 50 Hz: rotated, a component can
+        // reach sqrt(2) times the limit; with a low-pass subtracted, more than the limit.
+        let edge = MAX_ACCEL_MS2 * 0.95;
+        let samples: Vec<Sample> = (0..200)
+            .map(|i| {
+                let a = if i % 2 == 0 { edge } else { -edge };
+                Sample::with_gyro(i * 20_000_000, [-a, a, 0.0], [MAX_GYRO_RADS * 0.95, -MAX_GYRO_RADS * 0.95, 0.0])
+            })
+            .collect();
+        assert!(samples.iter().all(|s| s.check_values().is_ok()));
+        let t = Trace { meta: trace().meta, labels: vec![None; samples.len()], samples };
+        for seed in 0..20 {
+            assert!(rotate(&t, seed).samples.iter().all(|s| s.check_values().is_ok()), "seed {seed}");
+        }
+        assert!(remove_gravity(&t).samples.iter().all(|s| s.check_values().is_ok()));
     }
 }

@@ -329,11 +329,14 @@ impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
     }
 
     fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector) {
+        let judged = classifiable(view, fv);
         let probs: Option<[f32; N_CLASSES]> =
-            if classifiable(view, fv) { self.model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
+            if judged { self.model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
         self.smoother.step(probs.as_ref(), view.start_ns, view.end_ns, self.events);
         *self.windows += 1;
-        *self.windows_without_gravity += u64::from(!view.holds_gravity());
+        // A window refused as a dead sensor or as acceleration in g is not judged at all: it says nothing about
+        // linear acceleration, so it is not counted as such.
+        *self.windows_without_gravity += u64::from(judged && !view.holds_gravity());
     }
 }
 
@@ -419,11 +422,12 @@ impl Pipeline {
         self.windows_classified
     }
 
-    /// Of [`Pipeline::windows_classified`], the windows whose input held no gravity (see [`WindowView::holds_gravity`]): a
-    /// source of linear acceleration (Android's `TYPE_LINEAR_ACCELERATION`, iOS's `userAcceleration`) instead of
-    /// the raw accelerometer. The model judges such windows with less information (no vertical axis), and still
-    /// phones are then often read as vehicles (model card, Known weaknesses), so an app that sees this count grow
-    /// is feeding the wrong sensor.
+    /// Of [`Pipeline::windows_classified`], the windows judged by the model whose input held no gravity (see
+    /// [`WindowView::holds_gravity`]): a source of linear acceleration (Android's `TYPE_LINEAR_ACCELERATION`,
+    /// iOS's `userAcceleration`) instead of the raw accelerometer. The model judges such windows with less
+    /// information (no vertical axis), and still phones are then often read as vehicles (model card, Known
+    /// weaknesses), so an app that sees this count grow is feeding the wrong sensor. Windows that [`classifiable`]
+    /// refuses (a dead sensor, acceleration in g) are not counted: they are not judged at all.
     pub fn windows_without_gravity(&self) -> u64 {
         self.windows_without_gravity
     }
@@ -505,6 +509,14 @@ mod tests {
         // A count, not signal data: a wipe keeps it.
         linear.wipe();
         assert_eq!(linear.windows_without_gravity(), 23);
+        // Acceleration in g is refused unjudged, not taken for linear acceleration.
+        let mut in_g = Pipeline::with_model(model(), PipelineConfig::default());
+        for s in walk(0, 50 * 60, 50.0) {
+            let a = s.accel / 9.81;
+            in_g.push(&Sample::accel(s.t_ns, a.x, a.y, a.z)).unwrap();
+        }
+        assert_eq!(in_g.windows_classified(), 23);
+        assert_eq!(in_g.windows_without_gravity(), 0);
     }
 
     #[test]

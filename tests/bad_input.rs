@@ -453,6 +453,23 @@ fn dataset_times_beyond_2_pow_62_ns_are_typed_errors_naming_file_and_line() {
 }
 
 #[test]
+fn a_tmd_gyroscope_rate_out_of_range_is_reported_at_its_own_line() {
+    use motiongate::datasets::{us_transportation_tmd, LoadReport};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sensorfile_u_Car_1480000000000.csv");
+    // The absurd rate is on line 2; the accelerometer event it would be attached to is on line 4.
+    std::fs::write(
+        &p,
+        "0,android.sensor.accelerometer,0,0,9.8\n10,android.sensor.gyroscope,1e6,0,0\n15,android.sensor.light,3\n\
+         20,android.sensor.accelerometer,0,0,9.8\n",
+    )
+    .unwrap();
+    let e = us_transportation_tmd::load_file(&p, &mut LoadReport::default()).unwrap_err();
+    assert!(matches!(e, ReadError::InvalidSample { line: 2, .. }), "{e:?}");
+    assert!(e.to_string().contains("sensorfile_u_Car_1480000000000.csv:2"), "{e}");
+}
+
+#[test]
 fn basicmotions_time_index_overflow_is_a_parse_error() {
     let dir = tempfile::tempdir().unwrap();
     let header = "split,case,label,t_index,dim_0,dim_1,dim_2,dim_3,dim_4,dim_5\n";

@@ -122,6 +122,13 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Option<Trace>, 
         };
         let t_ns = check_time(&file, l.no, "time_ms", t_ns)?;
         if !is_acc {
+            // Range-checked on its own line, so an absurd rate is reported where it is, not at the accelerometer
+            // event it would have been attached to.
+            Sample::with_gyro(t_ns, [0.0, 0.0, 0.0], v).check_values().map_err(|source| ReadError::InvalidSample {
+                file: file.clone(),
+                line: l.no,
+                source,
+            })?;
             if gyro.is_none_or(|(tg, _)| t_ns >= tg) {
                 gyro = Some((t_ns, v));
             }

@@ -195,14 +195,19 @@ fn file_stem(path: &Path) -> String {
     name.strip_suffix(".csv").unwrap_or(name).to_string()
 }
 
-/// True when the first line that is not a comment is a canonical header (cheap sniffing for discovery; reads at
-/// most a few lines).
+/// How far [`has_canonical_header`] reads past comments and blank lines before it gives up.
+const SNIFF_BYTES: usize = 1 << 20;
+
+/// True when the first line that is not a comment is a canonical header (cheap sniffing for discovery: reads past
+/// the comments, however many lines they take, but no more than 1 MiB of them).
 pub fn has_canonical_header(path: &Path) -> Result<bool, ReadError> {
     let mut lines = Lines::new(open(path)?, path.display().to_string());
-    for _ in 0..64 {
+    let mut read = 0usize;
+    while read <= SNIFF_BYTES {
         match lines.next_line() {
             Ok(Some(l)) => {
                 if l.text.starts_with('#') || l.text.trim().is_empty() {
+                    read += l.text.len() + 1;
                     continue;
                 }
                 return Ok(parse_header(l.text).is_some());
@@ -409,6 +414,20 @@ fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_after_many_comment_lines_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let comments = "# a note\n".repeat(200);
+        std::fs::write(&path, format!("{comments}t,ax,ay,az\n0,0,0,9.8\n")).unwrap();
+        assert!(has_canonical_header(&path).unwrap());
+        std::fs::write(&path, format!("{comments}time,x,y,z\n0,0,0,9.8\n")).unwrap();
+        assert!(!has_canonical_header(&path).unwrap());
+        // Comments alone, past the sniffing budget: not a trace, and not read to the end.
+        std::fs::write(&path, "#\n".repeat(SNIFF_BYTES)).unwrap();
+        assert!(!has_canonical_header(&path).unwrap());
+    }
 
     #[test]
     fn time_text_round_trips() {
