@@ -470,6 +470,23 @@ fn a_tmd_gyroscope_rate_out_of_range_is_reported_at_its_own_line() {
 }
 
 #[test]
+fn motionsense_names_that_do_not_parse_are_counted_and_named() {
+    use motiongate::datasets::motionsense;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("B_Accelerometer_data");
+    let rows: String = (0..50).map(|i| format!("{i},0.01,0.02,-1.0\n")).collect();
+    for (folder, file) in [("wlk_7", "sub_1.csv"), ("wlk_7b", "sub_1.csv"), ("wlk_8", "sub_1a.csv")] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::write(root.join(folder).join(file), format!(",x,y,z\n{rows}")).unwrap();
+    }
+    let (traces, report) = motionsense::load_with_report(dir.path()).unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(report.files_without_trace, 2);
+    let warnings = report.warnings.join("\n");
+    assert!(warnings.contains("wlk_7b") && warnings.contains("sub_1a.csv"), "{warnings}");
+}
+
+#[test]
 fn basicmotions_time_index_overflow_is_a_parse_error() {
     let dir = tempfile::tempdir().unwrap();
     let header = "split,case,label,t_index,dim_0,dim_1,dim_2,dim_3,dim_4,dim_5\n";
