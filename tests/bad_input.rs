@@ -470,6 +470,20 @@ fn a_tmd_gyroscope_rate_out_of_range_is_reported_at_its_own_line() {
 }
 
 #[test]
+fn a_truncated_tmd_line_is_counted_and_named() {
+    use motiongate::datasets::{us_transportation_tmd, LoadReport};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sensorfile_u_Car_1480000000000.csv");
+    let mut text: String = (0..20).map(|i| format!("{},android.sensor.accelerometer,0,0,9.8\n", i * 100)).collect();
+    text.push_str("1480530\n\n");
+    std::fs::write(&p, text).unwrap();
+    let mut report = LoadReport::default();
+    assert!(us_transportation_tmd::load_file(&p, &mut report).unwrap().is_some());
+    assert_eq!(report.skipped_lines, 1);
+    assert!(report.warnings.iter().any(|w| w.contains(":21: truncated line")), "{:?}", report.warnings);
+}
+
+#[test]
 fn motionsense_names_that_do_not_parse_are_counted_and_named() {
     use motiongate::datasets::motionsense;
     let dir = tempfile::tempdir().unwrap();

@@ -101,7 +101,14 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Option<Trace>, 
     let mut gyro: Option<(i64, [f32; 3])> = None;
     while let Some(l) = lines.next_line()? {
         let mut it = l.text.split(',');
-        let (Some(t_tok), Some(sensor)) = (it.next(), it.next()) else { continue };
+        let (Some(t_tok), Some(sensor)) = (it.next(), it.next()) else {
+            // A line with no comma at all: truncated, unless blank.
+            if !l.text.trim().is_empty() {
+                report.skipped_lines += 1;
+                report.warn(format!("{file}:{}: truncated line \"{}\": line skipped", l.no, l.text));
+            }
+            continue;
+        };
         let is_acc = sensor == ACC;
         if !is_acc && sensor != GYRO {
             continue;
