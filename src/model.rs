@@ -209,21 +209,6 @@ impl Linear {
         if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
             return Err(ModelError::Invalid("linear model holds non-finite values or non-positive scales".into()));
         }
-        // The live path folds the standardisation into the weights (`fold`): a scale so small, or a mean so large,
-        // that a folded weight or bias overflows f32 would make every window's scores non-finite.
-        for (w, b) in self.weights.iter().zip(&self.bias) {
-            let mut bias = f64::from(*b);
-            for j in 0..N_FEATURES {
-                let wj = f64::from(w[j]) / f64::from(self.scale[j]);
-                bias -= wj * f64::from(self.mean[j]);
-                if !(wj as f32).is_finite() || !(bias as f32).is_finite() {
-                    return Err(ModelError::Invalid(format!(
-                        "linear model's weight of {} overflows once standardisation is folded in",
-                        FEATURE_NAMES[j]
-                    )));
-                }
-            }
-        }
         if self.bin_edges.is_empty() {
             if !self.bin_weights.is_empty() {
                 return Err(ModelError::Invalid("linear model has bin weights but no bin edges".into()));
@@ -353,6 +338,12 @@ struct FoldedLinear {
 }
 
 impl FoldedLinear {
+    /// True when every weight and intercept in use is finite.
+    fn is_finite(&self) -> bool {
+        let n = self.n.min(MAX_SUBCLASSES);
+        self.w[..n].iter().flatten().chain(&self.b[..n]).all(|v| v.is_finite())
+    }
+
     fn predict(&self, x: &FeatureVector) -> [f32; N_CLASSES] {
         let mut xp = [0.0f32; PADDED];
         xp[..N_FEATURES].copy_from_slice(x);
@@ -557,6 +548,13 @@ impl Model {
         file.dense.validate()?;
         file.sparse.validate()?;
         let (dense_folded, sparse_folded) = (file.dense.fold(), file.sparse.fold());
+        // The live path scores with the standardisation folded into the weights: a scale so small, or a mean so
+        // large, that a folded weight or bias overflows f32 would make every window's scores non-finite.
+        if dense_folded.iter().chain(&sparse_folded).any(|f| !f.is_finite()) {
+            return Err(ModelError::Invalid(
+                "linear model's weights overflow once standardisation is folded in".into(),
+            ));
+        }
         Ok(Model { file, dense_folded, sparse_folded })
     }
 

@@ -50,7 +50,7 @@ impl Default for PipelineConfig {
 /// - acceleration in g instead of m/s^2: a slow component of about 1 where gravity should read 9.8.
 pub fn classifiable(view: &WindowView, fv: &FeatureVector) -> bool {
     let dead = fv[crate::features::LOG_ENERGY] <= (1e-4f32 + 1e-9).log10();
-    let g_units = view.gravity_fraction < 0.5 && (0.75..=1.3).contains(&view.gravity_norm);
+    let g_units = !view.holds_gravity() && (0.75..=1.3).contains(&view.gravity_norm);
     !(dead || g_units)
 }
 
@@ -476,6 +476,15 @@ mod tests {
             .collect()
     }
 
+    /// A pipeline fed `samples`.
+    fn fed(samples: impl IntoIterator<Item = Sample>) -> Pipeline {
+        let mut p = Pipeline::with_model(model(), PipelineConfig::default());
+        for s in samples {
+            p.push(&s).unwrap();
+        }
+        p
+    }
+
     #[test]
     fn streams_windows_every_hop_and_decides() {
         let mut p = Pipeline::with_model(model(), PipelineConfig::default());
@@ -493,28 +502,22 @@ mod tests {
 
     #[test]
     fn windows_without_gravity_are_counted() {
-        let mut raw = Pipeline::with_model(model(), PipelineConfig::default());
-        for s in walk(0, 50 * 60, 50.0) {
-            raw.push(&s).unwrap();
-        }
+        let raw = fed(walk(0, 50 * 60, 50.0));
         assert_eq!(raw.windows_classified(), 23);
         assert_eq!(raw.windows_without_gravity(), 0);
         // The same gait as linear acceleration: no slow component at all.
-        let mut linear = Pipeline::with_model(model(), PipelineConfig::default());
-        for s in walk(0, 50 * 60, 50.0) {
-            linear.push(&Sample::accel(s.t_ns, 0.0, 0.0, s.accel[2] - 9.81)).unwrap();
-        }
+        let mut linear =
+            fed(walk(0, 50 * 60, 50.0).into_iter().map(|s| Sample::accel(s.t_ns, 0.0, 0.0, s.accel[2] - 9.81)));
         assert_eq!(linear.windows_classified(), 23);
         assert_eq!(linear.windows_without_gravity(), 23);
         // A count, not signal data: a wipe keeps it.
         linear.wipe();
         assert_eq!(linear.windows_without_gravity(), 23);
         // Acceleration in g is refused unjudged, not taken for linear acceleration.
-        let mut in_g = Pipeline::with_model(model(), PipelineConfig::default());
-        for s in walk(0, 50 * 60, 50.0) {
+        let in_g = fed(walk(0, 50 * 60, 50.0).into_iter().map(|s| {
             let a = s.accel / 9.81;
-            in_g.push(&Sample::accel(s.t_ns, a.x, a.y, a.z)).unwrap();
-        }
+            Sample::accel(s.t_ns, a.x, a.y, a.z)
+        }));
         assert_eq!(in_g.windows_classified(), 23);
         assert_eq!(in_g.windows_without_gravity(), 0);
     }

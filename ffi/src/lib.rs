@@ -288,6 +288,15 @@ fn misaligned<T>(p: *const T, name: &str) -> Option<mg_status> {
     })
 }
 
+/// `MG_ERR_INVALID_ARGUMENT` (naming `name`) when a required pointer is NULL or not aligned for `T`.
+fn unusable<T>(p: *const T, name: &str) -> Option<mg_status> {
+    if p.is_null() {
+        Some(null_arg(name))
+    } else {
+        misaligned(p, name)
+    }
+}
+
 /// A stack buffer of raw motion that is zeroed (with volatile writes, which the compiler may not drop) when it
 /// goes out of scope, on every path: returns, `?` and unwinding panics alike. Only the prefix ever handed out for
 /// writing is wiped, so a push of a few samples does not pay for wiping the whole buffer.
@@ -409,10 +418,7 @@ pub unsafe extern "C" fn mg_gate_open(
     out: *mut *mut mg_gate,
 ) -> mg_status {
     guard(|| {
-        if out.is_null() {
-            return null_arg("out");
-        }
-        if let Some(s) = misaligned(out, "out") {
+        if let Some(s) = unusable(out, "out") {
             return s;
         }
         // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
@@ -475,10 +481,7 @@ pub unsafe extern "C" fn mg_gate_state(gate: *const mg_gate, out: *mut mg_consen
             Ok(g) => g,
             Err(s) => return s,
         };
-        if out.is_null() {
-            return null_arg("out");
-        }
-        if let Some(s) = misaligned(out, "out") {
+        if let Some(s) = unusable(out, "out") {
             return s;
         }
         let state = match gate.state().kind() {
@@ -677,10 +680,7 @@ pub unsafe extern "C" fn mg_gate_free(gate: *mut mg_gate) {
 #[no_mangle]
 pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_session) -> mg_status {
     guard(|| {
-        if out.is_null() {
-            return null_arg("out");
-        }
-        if let Some(s) = misaligned(out, "out") {
+        if let Some(s) = unusable(out, "out") {
             return s;
         }
         // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
@@ -710,10 +710,7 @@ pub unsafe extern "C" fn mg_session_open(gate: *mut mg_gate, out: *mut *mut mg_s
 /// `session` is NULL or a live handle from `mg_session_open`, not used concurrently on another thread except by
 /// `mg_session_status`.
 unsafe fn session_mut<'a>(session: *mut mg_session) -> Result<&'a mut Session, mg_status> {
-    if session.is_null() {
-        return Err(null_arg("session"));
-    }
-    if let Some(s) = misaligned(session, "session") {
+    if let Some(s) = unusable(session, "session") {
         return Err(s);
     }
     // SAFETY: caller contract: a live Box::into_raw handle (non-NULL and aligned, checked above). `addr_of_mut!`
@@ -850,10 +847,7 @@ pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *m
             Ok(s) => s,
             Err(s) => return s,
         };
-        if out.is_null() {
-            return null_arg("out");
-        }
-        if let Some(s) = misaligned(out, "out") {
+        if let Some(s) = unusable(out, "out") {
             return s;
         }
         match session.next_event() {
@@ -882,10 +876,7 @@ pub unsafe extern "C" fn mg_session_next_event(session: *mut mg_session, out: *m
 #[no_mangle]
 pub unsafe extern "C" fn mg_session_status(session: *const mg_session) -> mg_status {
     guard(|| {
-        if session.is_null() {
-            return null_arg("session");
-        }
-        if let Some(s) = misaligned(session, "session") {
+        if let Some(s) = unusable(session, "session") {
             return s;
         }
         // SAFETY: a live handle (caller contract), non-NULL and aligned (checked above). Only the `status` field is
@@ -928,16 +919,10 @@ pub unsafe extern "C" fn mg_session_windows(
             Ok(s) => s,
             Err(s) => return s,
         };
-        if out_classified.is_null() {
-            return null_arg("out_classified");
-        }
-        if out_without_gravity.is_null() {
-            return null_arg("out_without_gravity");
-        }
-        if let Some(s) = misaligned(out_classified, "out_classified") {
+        if let Some(s) = unusable(out_classified, "out_classified") {
             return s;
         }
-        if let Some(s) = misaligned(out_without_gravity, "out_without_gravity") {
+        if let Some(s) = unusable(out_without_gravity, "out_without_gravity") {
             return s;
         }
         let (classified, without_gravity) = (session.windows_classified(), session.windows_without_gravity());

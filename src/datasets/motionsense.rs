@@ -56,8 +56,7 @@ struct Item {
 pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadError> {
     let root = dir.join("B_Accelerometer_data");
     let mut items = Vec::new();
-    // Names that look like a recording but do not parse (`wlk_7b/`, `sub_1a.csv`): reported, not read.
-    let mut unparsed = Vec::new();
+    let mut report = LoadReport::default();
     for folder in sorted_entries(&root)? {
         if !folder.is_dir() {
             continue;
@@ -68,7 +67,9 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
             return Err(ReadError::Layout { path: folder.display().to_string(), reason: "unknown activity".into() });
         }
         let Ok(trial) = trial.parse::<u32>() else {
-            unparsed.push(format!("{}: trial number \"{trial}\" is not a number: folder skipped", folder.display()));
+            // Looks like a recording but does not parse (`wlk_7b/`): reported, not read.
+            report.files_without_trace += 1;
+            report.warn(format!("{}: trial number \"{trial}\" is not a number: folder skipped", folder.display()));
             continue;
         };
         for p in sorted_entries(&folder)? {
@@ -78,7 +79,8 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
                 continue;
             };
             let Ok(subject) = num.parse::<u32>() else {
-                unparsed.push(format!("{}: subject number \"{num}\" is not a number: file skipped", p.display()));
+                report.files_without_trace += 1;
+                report.warn(format!("{}: subject number \"{num}\" is not a number: file skipped", p.display()));
                 continue;
             };
             items.push(Item { subject, act: act.to_string(), trial, path: p });
@@ -89,11 +91,6 @@ pub fn load_with_report(dir: &Path) -> Result<(Vec<Trace>, LoadReport), ReadErro
     }
     items.sort_by(|a, b| (a.subject, &a.act, a.trial).cmp(&(b.subject, &b.act, b.trial)));
     // Byte-identical recordings of one subject: keep the first.
-    let mut report = LoadReport::default();
-    for w in unparsed {
-        report.files_without_trace += 1;
-        report.warn(w);
-    }
     let mut seen: BTreeMap<(u32, [u8; 32]), String> = BTreeMap::new();
     let mut keep = Vec::with_capacity(items.len());
     for it in items {
