@@ -78,7 +78,14 @@ fn bench_model(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Elements(1));
     g.bench_function("predict_one_window", |b| {
-        b.iter(|| black_box(model.predict(black_box(&fv), black_box(&slow), black_box(view.input_rate_hz))))
+        b.iter(|| {
+            black_box(model.predict(
+                black_box(&fv),
+                black_box(&slow),
+                black_box(view.input_rate_hz),
+                black_box(view.holds_gravity()),
+            ))
+        })
     });
     g.finish();
 }

@@ -456,7 +456,7 @@ enum mg_status mg_session_status(const struct mg_session *session);
  * Writes the number of windows this session has classified so far to `*out_classified`, and how many of them held
  * no gravity to `*out_without_gravity`. Input without gravity means the app feeds linear acceleration (Android
  * `TYPE_LINEAR_ACCELERATION`, iOS `userAcceleration`) instead of the raw accelerometer `mg_sample` expects: its
- * decisions are less reliable (a still phone is often read as a vehicle), so a `*out_without_gravity` that grows
+ * decisions are less reliable (the model then has no vertical axis), so a `*out_without_gravity` that grows
  * with `*out_classified` means the app reads the wrong sensor. Windows refused unjudged (a dead sensor,
  * acceleration in g) are not counted. Both out pointers are required (NULL or misaligned:
  * `MG_ERR_INVALID_ARGUMENT`, nothing written).

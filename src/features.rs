@@ -148,6 +148,9 @@ pub struct FeatureExtractor {
     context: [Summary; CONTEXT_WINDOWS],
     context_len: usize,
     context_head: usize,
+    /// Split every window along its principal axis of motion, whether or not it holds gravity (see
+    /// [`FeatureExtractor::gravity_blind`]).
+    gravity_blind: bool,
 }
 
 impl std::fmt::Debug for FeatureExtractor {
@@ -190,7 +193,15 @@ impl FeatureExtractor {
             context: [Summary::default(); CONTEXT_WINDOWS],
             context_len: 0,
             context_head: 0,
+            gravity_blind: false,
         }
+    }
+
+    /// An extractor that ignores gravity's direction: every window is split along its principal axis of motion, as
+    /// windows without gravity always are. Training uses it to show the model's gravity-free expert what every
+    /// recording looks like to a source that removed gravity (see `Model::predict`); a live pipeline never does.
+    pub fn gravity_blind() -> Self {
+        FeatureExtractor { gravity_blind: true, ..FeatureExtractor::new() }
     }
 
     /// Forgets the context (after a gap in the stream) and zeroizes every buffer; returns bytes wiped.
@@ -240,7 +251,7 @@ impl FeatureExtractor {
         let [l1, l2, l3] = sym3_eigenvalues(&cov).map(|l| l.max(0.0));
         // Vertical axis: gravity when the input holds it, else the principal axis of motion (the eigenvector, only
         // computed on this rarer path: an iterative decomposition costs several times the closed form above).
-        let up = if w.holds_gravity() && mean_up.norm() > 0.5 {
+        let up = if !self.gravity_blind && w.holds_gravity() && mean_up.norm() > 0.5 {
             mean_up.normalize()
         } else {
             let eig = SymmetricEigen::new(cov);
@@ -880,6 +891,32 @@ mod tests {
             assert!((f0[i] - f1[i]).abs() < tol, "{} rotated: {} vs {}", FEATURE_NAMES[i], f0[i], f1[i]);
             assert!((f0[i] - f2[i]).abs() < tol, "{} shifted: {} vs {}", FEATURE_NAMES[i], f0[i], f2[i]);
         }
+    }
+
+    #[test]
+    fn gravity_blind_features_are_those_of_the_same_motion_without_gravity() {
+        // Most of the motion horizontal, so the principal axis is not the vertical.
+        let motion = |t: f32| {
+            Vector3::new(
+                2.5 * (2.0 * std::f32::consts::PI * 1.1 * t).sin(),
+                0.3 * (2.0 * std::f32::consts::PI * 0.4 * t).cos(),
+                9.81 + 0.8 * (2.0 * std::f32::consts::PI * 2.3 * t).sin(),
+            )
+        };
+        let with = window_from(motion, Vector3::z());
+        let mut without = window_from(|t| motion(t) - Vector3::new(0.0, 0.0, 9.81), Vector3::zeros());
+        without.gravity_fraction = 0.0;
+        assert!(with.holds_gravity() && !without.holds_gravity());
+        let (mut natural, mut blind, mut free) = ([0.0; N_FEATURES], [0.0; N_FEATURES], [0.0; N_FEATURES]);
+        FeatureExtractor::new().extract(&with, &mut natural);
+        FeatureExtractor::gravity_blind().extract(&with, &mut blind);
+        FeatureExtractor::new().extract(&without, &mut free);
+        for i in 0..N_FEATURES {
+            let tol = 1e-3 * free[i].abs().max(1.0);
+            assert!((blind[i] - free[i]).abs() < tol, "{}: {} vs {}", FEATURE_NAMES[i], blind[i], free[i]);
+        }
+        // With gravity, the natural extractor splits along it instead: the vertical share differs.
+        assert!(natural[idx("v_share")] < 0.2 && blind[idx("v_share")] > 0.8, "{natural:?} {blind:?}");
     }
 
     #[test]

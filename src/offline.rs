@@ -40,22 +40,41 @@ pub struct WindowRecord {
     pub input_rate_hz: f32,
     /// Whether the window carries evidence the model may judge (see `pipeline::classifiable`).
     pub classifiable: bool,
+    /// Whether the window's input held gravity ([`crate::window::WindowView::holds_gravity`]): which of the model's
+    /// experts judges it.
+    pub holds_gravity: bool,
     /// Longest gap between input samples since the previous window, ns (decides smoother resets on replay).
     pub max_gap_before_ns: i64,
     /// The feature vector.
     pub features: FeatureVector,
     /// The feature vector of the window's slow view.
     pub slow_features: FeatureVector,
+    /// The window's and its slow view's features computed blind to gravity's direction (what the gravity-free
+    /// expert learns from; see [`featurize_for_training`]), when they were asked for.
+    pub gravity_blind: Option<Box<[FeatureVector; 2]>>,
     /// Majority label of the samples in the window and the fraction it covers.
     pub truth: Option<(Label, f32)>,
 }
 
 /// Computes every window's features for a trace (what a live session would compute).
 pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRecord>, TraceSampleError> {
+    featurize_with(trace, config, false)
+}
+
+/// As [`featurize`], with each window's gravity-blind features as well ([`WindowRecord::gravity_blind`]): a second
+/// front end, built with [`FrontEnd::gravity_blind`], sees the same samples and so cuts the same windows.
+pub fn featurize_for_training(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRecord>, TraceSampleError> {
+    featurize_with(trace, config, true)
+}
+
+fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result<Vec<WindowRecord>, TraceSampleError> {
     let mut front = FrontEnd::new(config.max_gap_ns);
+    let mut blind_front = blind.then(|| FrontEnd::gravity_blind(config.max_gap_ns));
     // One window per 2.5-s hop at most, and never more windows than samples (a span of centuries with two samples
     // must not reserve memory for the span).
-    let mut out = Vec::with_capacity(((trace.duration_s() / 2.5) as usize).saturating_add(1).min(trace.samples.len()));
+    let cap = ((trace.duration_s() / 2.5) as usize).saturating_add(1).min(trace.samples.len());
+    let mut out = Vec::with_capacity(cap);
+    let mut blind_out: Vec<Box<[FeatureVector; 2]>> = Vec::with_capacity(if blind { cap } else { 0 });
     let mut max_gap = 0i64;
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
@@ -65,16 +84,29 @@ pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRec
                     end_ns: view.end_ns,
                     input_rate_hz: view.input_rate_hz,
                     classifiable: crate::pipeline::classifiable(view, fv),
+                    holds_gravity: view.holds_gravity(),
                     max_gap_before_ns: max_gap,
                     features: *fv,
                     slow_features: *slow_fv,
+                    gravity_blind: None,
                     truth: trace.majority_label(view.start_ns, view.end_ns),
                 });
                 max_gap = 0;
             })
             .map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
+        if let Some(b) = blind_front.as_mut() {
+            // The same validation on the same samples: this cannot fail where the first did not.
+            b.push(s, |_, fv, slow_fv| blind_out.push(Box::new([*fv, *slow_fv])))
+                .map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
+        }
         if outcome.continuity == Continuity::Restarted || outcome.gap_ns > 0 {
             max_gap = max_gap.max(outcome.gap_ns);
+        }
+    }
+    if blind {
+        debug_assert_eq!(blind_out.len(), out.len());
+        for (w, b) in out.iter_mut().zip(blind_out) {
+            w.gravity_blind = Some(b);
         }
     }
     Ok(out)
@@ -190,8 +222,11 @@ pub fn replay_with_transitions(windows: &[WindowRecord], t0_ns: i64, model: &Mod
         if smoother_reset {
             sm.reset();
         }
-        let probs: Option<[f32; N_CLASSES]> =
-            if w.classifiable { model.predict(&w.features, &w.slow_features, w.input_rate_hz) } else { None };
+        let probs: Option<[f32; N_CLASSES]> = if w.classifiable {
+            model.predict(&w.features, &w.slow_features, w.input_rate_hz, w.holds_gravity)
+        } else {
+            None
+        };
         let d = sm.step(probs.as_ref(), w.start_ns, w.end_ns, &mut q);
         while let Some(ev) = q.pop() {
             if ev.kind == EventKind::Enter {
@@ -513,6 +548,48 @@ mod tests {
         let tl = timeline(&streamed);
         assert!(tl.iter().any(|s| s.activity == Activity::Walking));
         assert!(tl.windows(2).all(|p| p[0].activity != p[1].activity || p[1].start_s > p[0].end_s));
+    }
+
+    #[test]
+    fn windows_without_gravity_are_judged_by_the_gravity_free_pair_live_and_on_replay() {
+        // The tiny model, with a gravity-free pair that always says running.
+        let mut file = crate::model::tests::tiny_model().file().clone();
+        let running = crate::model::Classifier::Forest(crate::model::Forest {
+            roots: vec![0],
+            feature: vec![crate::model::LEAF],
+            threshold: vec![0.0],
+            right: vec![0],
+            leaf_probs: vec![[0, 0, 255, 0, 0]],
+        });
+        file.free_dense = running.clone();
+        file.free_sparse = running;
+        let model = Arc::new(Model::new(file).unwrap());
+        let cfg = PipelineConfig::default();
+        let natural = trace();
+        let linear = remove_gravity(&natural);
+        for (t, gravity) in [(&natural, true), (&linear, false)] {
+            let streamed = classify(t, model.clone(), &cfg).unwrap();
+            let windows = featurize(t, &cfg).unwrap();
+            assert!(windows.iter().skip(2).all(|w| w.holds_gravity == gravity));
+            assert_eq!(replay(&windows, t.samples[0].t_ns, &model, &cfg), streamed);
+            let running = streamed.iter().filter(|d| d.activity == Activity::Running).count();
+            if gravity {
+                assert_eq!(running, 0);
+            } else {
+                assert!(running > streamed.len() / 2, "{running} of {}", streamed.len());
+            }
+        }
+        // Training sees every window blind to gravity; where the input holds none, that is what it already was.
+        let windows = featurize_for_training(&linear, &cfg).unwrap();
+        assert!(windows.iter().filter(|w| !w.holds_gravity).count() > 10);
+        for w in windows.iter().filter(|w| !w.holds_gravity) {
+            let blind = w.gravity_blind.as_ref().unwrap();
+            assert_eq!(blind[0], w.features);
+            assert_eq!(blind[1], w.slow_features);
+        }
+        assert!(featurize(&linear, &cfg).unwrap().iter().all(|w| w.gravity_blind.is_none()));
+        let natural_windows = featurize_for_training(&natural, &cfg).unwrap();
+        assert!(natural_windows.iter().any(|w| w.gravity_blind.as_ref().is_some_and(|b| b[0] != w.features)));
     }
 
     #[test]

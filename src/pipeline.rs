@@ -116,16 +116,26 @@ pub struct PushOutcome {
 impl FrontEnd {
     /// A front end with every buffer allocated.
     pub fn new(max_gap_ns: i64) -> Self {
+        Self::with_extractors(max_gap_ns, FeatureExtractor::new)
+    }
+
+    /// A front end whose features ignore gravity's direction ([`FeatureExtractor::gravity_blind`]): what training
+    /// shows the gravity-free expert. Windows and their timing are exactly those of [`FrontEnd::new`].
+    pub fn gravity_blind(max_gap_ns: i64) -> Self {
+        Self::with_extractors(max_gap_ns, FeatureExtractor::gravity_blind)
+    }
+
+    fn with_extractors(max_gap_ns: i64, extractor: fn() -> FeatureExtractor) -> Self {
         FrontEnd {
             resampler: Resampler::new(max_gap_ns),
             back: BackEnd {
                 fusion: Fusion::new(),
                 ring: Box::default(),
                 view: Box::default(),
-                features: FeatureExtractor::new(),
+                features: extractor(),
                 fv: [0.0; N_FEATURES],
                 slow: Box::default(),
-                slow_features: FeatureExtractor::new(),
+                slow_features: extractor(),
                 slow_fv: [0.0; N_FEATURES],
             },
         }
@@ -331,7 +341,7 @@ impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
     fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector) {
         let judged = classifiable(view, fv);
         let probs: Option<[f32; N_CLASSES]> =
-            if judged { self.model.predict(fv, slow_fv, view.input_rate_hz) } else { None };
+            if judged { self.model.predict(fv, slow_fv, view.input_rate_hz, view.holds_gravity()) } else { None };
         self.smoother.step(probs.as_ref(), view.start_ns, view.end_ns, self.events);
         *self.windows += 1;
         // A window refused as a dead sensor or as acceleration in g is not judged at all: it says nothing about
@@ -424,9 +434,10 @@ impl Pipeline {
 
     /// Of [`Pipeline::windows_classified`], the windows judged by the model whose input held no gravity (see
     /// [`WindowView::holds_gravity`]): a source of linear acceleration (Android's `TYPE_LINEAR_ACCELERATION`,
-    /// iOS's `userAcceleration`) instead of the raw accelerometer. The model judges such windows with less
-    /// information (no vertical axis), and still phones are then often read as vehicles (model card, Known
-    /// weaknesses), so an app that sees this count grow is feeding the wrong sensor. Windows that [`classifiable`]
+    /// iOS's `userAcceleration`) instead of the raw accelerometer. The model judges such windows with its
+    /// gravity-free pair of classifiers ([`Model::predict`]), which has less information (no vertical axis) and is
+    /// less accurate (model card, Known weaknesses), so an app that sees this count grow is feeding the wrong
+    /// sensor. Windows that [`classifiable`]
     /// refuses (a dead sensor, acceleration in g) are not counted: they are not judged at all.
     pub fn windows_without_gravity(&self) -> u64 {
         self.windows_without_gravity

@@ -269,7 +269,8 @@ impl Session {
 
     /// Of [`Session::windows_classified`], the windows whose input held no gravity: the app is feeding linear
     /// acceleration (Android's `TYPE_LINEAR_ACCELERATION`, iOS's `userAcceleration`) rather than the raw
-    /// accelerometer the model expects, and decisions are less reliable (a still phone is often read as a vehicle).
+    /// accelerometer the model expects, and decisions are less reliable (the model then has no vertical axis; model
+    /// card, Known weaknesses).
     /// Windows refused unjudged (a dead sensor, acceleration in g) are not counted. A count, not signal data: a
     /// wipe does not reset it.
     pub fn windows_without_gravity(&self) -> u64 {

@@ -1167,7 +1167,7 @@ pub fn windows_for(
                 meta: t.meta.clone(),
                 t0_ns,
                 variant: Variant::Natural,
-                windows: offline::featurize(t, config)?,
+                windows: offline::featurize_for_training(t, config)?,
             }];
             if augment && t.is_labelled() {
                 let h = trace_hash(&t.meta);
@@ -1180,7 +1180,7 @@ pub fn windows_for(
                         meta: t.meta.clone(),
                         t0_ns,
                         variant: Variant::Sparse,
-                        windows: offline::featurize(&sparse, config)?,
+                        windows: offline::featurize_for_training(&sparse, config)?,
                     });
                 }
                 if !t.meta.gravity_removed && h % 3 == 0 {
@@ -1189,7 +1189,7 @@ pub fn windows_for(
                         meta: t.meta.clone(),
                         t0_ns,
                         variant: Variant::GravityRemoved,
-                        windows: offline::featurize(&g, config)?,
+                        windows: offline::featurize_for_training(&g, config)?,
                     });
                 }
                 if dense && t.mean_rate_hz() > 25.0 && h % 3 == 1 {
@@ -1200,7 +1200,7 @@ pub fn windows_for(
                             meta: t.meta.clone(),
                             t0_ns,
                             variant: Variant::Decimated,
-                            windows: offline::featurize(&d, config)?,
+                            windows: offline::featurize_for_training(&d, config)?,
                         });
                     }
                 }
@@ -1215,19 +1215,33 @@ pub fn windows_for(
     Ok(all)
 }
 
-/// Training examples split by input rate: (dense x, dense y, sparse x, sparse y).
+/// One classifier's training examples: features, classes and dataset groups.
+#[derive(Default)]
+struct Set {
+    x: Vec<FeatureVector>,
+    y: Vec<usize>,
+    g: Vec<u32>,
+}
+
+impl Set {
+    fn push(&mut self, x: &FeatureVector, y: usize, g: u32) {
+        self.x.push(*x);
+        self.y.push(y);
+        self.g.push(g);
+    }
+}
+
+/// Training examples of the four classifiers: split by input rate, and seen with gravity or blind to it.
 struct Examples {
-    dx: Vec<FeatureVector>,
-    dy: Vec<usize>,
-    dg: Vec<u32>,
-    sx: Vec<FeatureVector>,
-    sy: Vec<usize>,
-    sg: Vec<u32>,
+    dense: Set,
+    sparse: Set,
+    free_dense: Set,
+    free_sparse: Set,
 }
 
 fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOptions) -> Examples {
-    let (mut dx, mut dy, mut sx, mut sy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut dg, mut sg) = (Vec::new(), Vec::new());
+    let (mut dense, mut sparse, mut free_dense, mut free_sparse) =
+        (Set::default(), Set::default(), Set::default(), Set::default());
     let mut datasets: BTreeMap<String, u32> = BTreeMap::new();
     for tw in sets {
         if !learned_from(&tw.meta, opts.exclusions) {
@@ -1245,24 +1259,34 @@ fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOption
             }
             // Label indices equal class indices: still, walking, running, transit, other.
             let c = label as usize;
+            // The gravity-free pair learns every window as a source without gravity would show it; without the
+            // blind features (windows not computed for training) it learns the windows that hold no gravity.
+            let blind = match &w.gravity_blind {
+                Some(b) => Some((&b[0], &b[1])),
+                None if !w.holds_gravity => Some((&w.features, &w.slow_features)),
+                None => None,
+            };
             if w.input_rate_hz >= opts.dense_rate_hz {
-                dx.push(w.features);
-                dy.push(c);
-                dg.push(g);
+                dense.push(&w.features, c, g);
                 // The sparse expert also learns what full-rate motion looks like through a low-rate logger.
                 if opts.slow_weight > 0.0 {
-                    sx.push(w.slow_features);
-                    sy.push(c);
-                    sg.push(g);
+                    sparse.push(&w.slow_features, c, g);
+                }
+                if let Some((fv, slow)) = blind {
+                    free_dense.push(fv, c, g);
+                    if opts.slow_weight > 0.0 {
+                        free_sparse.push(slow, c, g);
+                    }
                 }
             } else {
-                sx.push(w.features);
-                sy.push(c);
-                sg.push(g);
+                sparse.push(&w.features, c, g);
+                if let Some((fv, _)) = blind {
+                    free_sparse.push(fv, c, g);
+                }
             }
         }
     }
-    Examples { dx, dy, dg, sx, sy, sg }
+    Examples { dense, sparse, free_dense, free_sparse }
 }
 
 /// Trains a model on the given windows.
@@ -1272,8 +1296,10 @@ pub fn build_model<'a>(
     trained_on: String,
 ) -> Result<Model, TrainError> {
     let e = examples(sets, opts);
-    let dense = fit(&e.dx, &e.dy, &e.dg, opts, &opts.dense_shape())?;
-    let sparse = fit(&e.sx, &e.sy, &e.sg, opts, &opts.sparse_shape())?;
+    let dense = fit(&e.dense.x, &e.dense.y, &e.dense.g, opts, &opts.dense_shape())?;
+    let sparse = fit(&e.sparse.x, &e.sparse.y, &e.sparse.g, opts, &opts.sparse_shape())?;
+    let free_dense = fit(&e.free_dense.x, &e.free_dense.y, &e.free_dense.g, opts, &opts.dense_shape())?;
+    let free_sparse = fit(&e.free_sparse.x, &e.free_sparse.y, &e.free_sparse.g, opts, &opts.sparse_shape())?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -1288,6 +1314,8 @@ pub fn build_model<'a>(
         expert_floor: opts.expert_floor,
         dense,
         sparse,
+        free_dense,
+        free_sparse,
     })
     .map_err(|e| TrainError::InvalidParam(e.to_string()))
 }

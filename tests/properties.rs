@@ -433,6 +433,8 @@ proptest! {
         let mut file = base.file().clone();
         perturb(&mut file.dense, &seed);
         perturb(&mut file.sparse, &seed[seed.len() / 2..]);
+        perturb(&mut file.free_dense, &seed[seed.len() / 3..]);
+        perturb(&mut file.free_sparse, &seed[seed.len() / 4..]);
         file.class_priors = priors;
         file.dense_rate_hz = dense_rate;
         file.min_rate_hz = dense_rate * min_frac;
@@ -459,11 +461,15 @@ proptest! {
         rows in 0usize..MAX_SUBCLASSES + 3,
         intercepts in 0usize..MAX_SUBCLASSES + 3,
         x in prop::collection::vec(-50.0f32..50.0, N_FEATURES),
-        dense in any::<bool>(),
+        which in 0usize..4,
+        holds_gravity in any::<bool>(),
     ) {
         let base = Model::embedded().unwrap();
         let mut file = base.file().clone();
-        let c = if dense { &mut file.dense } else { &mut file.sparse };
+        let c = [&mut file.dense, &mut file.sparse, &mut file.free_dense, &mut file.free_sparse]
+            .into_iter()
+            .nth(which)
+            .unwrap();
         let Classifier::Linear(l) = c else { panic!("the embedded model is linear") };
         let row = l.weights[0].clone();
         l.weights.resize(rows, row);
@@ -482,7 +488,7 @@ proptest! {
             Ok(m) => {
                 prop_assert!(well_formed, "{map:?} rows {rows} intercepts {intercepts} loaded");
                 let x: FeatureVector = x.try_into().unwrap();
-                let p = m.predict(&x, &x, 50.0).unwrap();
+                let p = m.predict(&x, &x, 50.0, holds_gravity).unwrap();
                 prop_assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
                 prop_assert_eq!(Model::from_bytes(&m.to_bytes()).unwrap(), m);
             }
@@ -511,8 +517,10 @@ proptest! {
         }
         if let Ok(m) = Model::from_bytes(&b) {
             for x in [0.0f32, 1e30, f32::NAN] {
-                if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], 50.0) {
-                    prop_assert!(p.iter().all(|v| v.is_finite()));
+                for (rate, gravity) in [(50.0, true), (50.0, false), (3.0, true), (3.0, false)] {
+                    if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], rate, gravity) {
+                        prop_assert!(p.iter().all(|v| v.is_finite()));
+                    }
                 }
             }
         }
@@ -582,7 +590,7 @@ fn write_fuzz_seeds() {
     let m = Model::embedded().unwrap();
     for keep in [1usize, 3] {
         let mut file = m.file().clone();
-        for c in [&mut file.dense, &mut file.sparse] {
+        for c in [&mut file.dense, &mut file.sparse, &mut file.free_dense, &mut file.free_sparse] {
             if let Classifier::Forest(f) = c {
                 *f = prune(f, keep);
             }

@@ -39,22 +39,35 @@ fn linear_training_is_deterministic_and_learns() {
     };
     assert_eq!(map(&a.file().dense), vec![0, 1, 2, 3, 4, 4]);
     assert_eq!(map(&a.file().sparse), vec![0, 1, 2, 3, 4, 4, 4]);
-    // Training accuracy on the dense windows it saw: far above chance (20% for five classes).
-    let (mut right, mut total) = (0usize, 0usize);
-    for tw in &sets {
-        for w in tw.windows.iter().filter(|w| w.classifiable && w.input_rate_hz >= 8.0) {
-            let Some((label, purity)) = w.truth else { continue };
-            if purity < 0.9 {
-                continue;
+    // The gravity-free pair has the same shape.
+    assert_eq!(map(&a.file().free_dense), vec![0, 1, 2, 3, 4, 4]);
+    assert_eq!(map(&a.file().free_sparse), vec![0, 1, 2, 3, 4, 4, 4]);
+    assert_ne!(a.file().free_dense, a.file().dense, "the gravity-free pair learns from other features");
+    // Training accuracy on the dense windows it saw, as they are and seen blind to gravity by the gravity-free
+    // pair: far above chance (20% for five classes).
+    for blind in [false, true] {
+        let (mut right, mut total) = (0usize, 0usize);
+        for tw in &sets {
+            for w in tw.windows.iter().filter(|w| w.classifiable && w.input_rate_hz >= 8.0) {
+                let Some((label, purity)) = w.truth else { continue };
+                if purity < 0.9 {
+                    continue;
+                }
+                let b = w.gravity_blind.as_ref().expect("training windows carry their gravity-blind features");
+                let p = if blind {
+                    a.predict(&b[0], &b[1], w.input_rate_hz, false)
+                } else {
+                    a.predict(&w.features, &w.slow_features, w.input_rate_hz, w.holds_gravity)
+                };
+                let Some(p) = p else { continue };
+                let best = p.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map(|(i, _)| i).unwrap_or(0);
+                right += usize::from(best == label as usize);
+                total += 1;
             }
-            let Some(p) = a.predict(&w.features, &w.slow_features, w.input_rate_hz) else { continue };
-            let best = p.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map(|(i, _)| i).unwrap_or(0);
-            right += usize::from(best == label as usize);
-            total += 1;
         }
+        assert!(total > 1000);
+        assert!(right as f64 / total as f64 > 0.7, "blind {blind}: {right}/{total}");
     }
-    assert!(total > 1000);
-    assert!(right as f64 / total as f64 > 0.7, "{right}/{total}");
 }
 
 #[test]

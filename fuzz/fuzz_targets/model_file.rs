@@ -9,11 +9,13 @@ use motiongate::Model;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Model::from_bytes(data) {
-        // A walk of every tree must end and stay in bounds, whatever the features.
+        // A walk of every tree (of both pairs) must end and stay in bounds, whatever the features.
         for x in [0.0f32, -1e30, 1e30, f32::NAN] {
             for rate in [0.0f32, 1.0, 10.0, 50.0, f32::NAN] {
-                if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], rate) {
-                    assert!(p.iter().all(|v| v.is_finite()));
+                for holds_gravity in [true, false] {
+                    if let Some(p) = m.predict(&[x; N_FEATURES], &[x; N_FEATURES], rate, holds_gravity) {
+                        assert!(p.iter().all(|v| v.is_finite()));
+                    }
                 }
             }
         }
