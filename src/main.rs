@@ -755,6 +755,9 @@ fn train_cmd(
                 )
             };
             extra.push_str(&line(&format!("{:?} (shipped)", opts.family), &report));
+            // Every transformed copy is scored by the same fold models, trained once.
+            let mut names = Vec::new();
+            let mut transformed_sets = Vec::new();
             for (name, robustness) in [
                 ("test folds decimated to 20 Hz", TestTransform { decimate: Some(20.0), ..TestTransform::default() }),
                 // The slowest rate the library promises for full-rate (dense) decisions.
@@ -766,8 +769,12 @@ fn train_cmd(
                 ),
             ] {
                 let transformed: Vec<Trace> = traces.iter().map(|t| robustness.apply(t)).collect::<Result<_, _>>()?;
-                let tests = train::windows_for(&transformed, &cfg, false)?;
-                let cv2 = train::cross_validate(&sets, &tests, k, opts, &cfg, |_| {})?;
+                transformed_sets.push(train::windows_for(&transformed, &cfg, false)?);
+                names.push(name);
+            }
+            let test_sets: Vec<&[train::TraceWindows]> = transformed_sets.iter().map(Vec::as_slice).collect();
+            let robust = train::cross_validate_sets(&sets, &test_sets, k, opts, &cfg, |_| {})?;
+            for (name, cv2) in names.iter().zip(&robust) {
                 extra.push_str(&line(name, &cv2.overall.report()));
             }
             let other_family = match opts.family {

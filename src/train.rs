@@ -1392,6 +1392,33 @@ pub fn cross_validate_many(
     k: usize,
     opts: &TrainOptions,
     configs: &[PipelineConfig],
+    progress: impl FnMut(usize),
+) -> Result<Vec<CvResult>, TrainError> {
+    let jobs: Vec<(&[TraceWindows], &PipelineConfig)> = configs.iter().map(|c| (test_sets, c)).collect();
+    cross_validate_jobs(train_sets, &jobs, k, opts, progress)
+}
+
+/// [`cross_validate`] for several test sets at once (the natural windows and transformed copies of them, for
+/// robustness): each fold's model is trained once and scored on every set, so the result for each set is exactly
+/// what [`cross_validate`] gives for it alone.
+pub fn cross_validate_sets(
+    train_sets: &[TraceWindows],
+    test_sets: &[&[TraceWindows]],
+    k: usize,
+    opts: &TrainOptions,
+    config: &PipelineConfig,
+    progress: impl FnMut(usize),
+) -> Result<Vec<CvResult>, TrainError> {
+    let jobs: Vec<(&[TraceWindows], &PipelineConfig)> = test_sets.iter().map(|t| (*t, config)).collect();
+    cross_validate_jobs(train_sets, &jobs, k, opts, progress)
+}
+
+/// The folds of [`cross_validate`], each fold's model trained once and scored by every (test set, configuration).
+fn cross_validate_jobs(
+    train_sets: &[TraceWindows],
+    jobs: &[(&[TraceWindows], &PipelineConfig)],
+    k: usize,
+    opts: &TrainOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<CvResult>, TrainError> {
     if k < 2 {
@@ -1403,7 +1430,7 @@ pub fn cross_validate_many(
     }
     check_folds(k, sizes.len(), opts.grouping)?;
     let folds = assign_folds(&sizes, k);
-    let mut results = vec![CvResult::default(); configs.len()];
+    let mut results = vec![CvResult::default(); jobs.len()];
     for fold in 0..k {
         let in_fold = |m: &TraceMeta| folds.get(&opts.grouping.key(m)) == Some(&fold);
         let model = Arc::new(build_model(
@@ -1411,7 +1438,7 @@ pub fn cross_validate_many(
             opts,
             format!("cross-validation fold {fold}"),
         )?);
-        for (config, result) in configs.iter().zip(results.iter_mut()) {
+        for ((test_sets, config), result) in jobs.iter().zip(results.iter_mut()) {
             let mut conf = Confusion::default();
             for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
                 let replay = offline::replay_with_transitions(&tw.windows, tw.t0_ns, &model, config);

@@ -128,4 +128,15 @@ fn cross_validation_evidence_replays_to_its_decisions() {
     assert!(classified > 10_000 && classified <= decisions_seen, "{classified} of {decisions_seen}");
     // TMD's event-driven logs have gaps long enough to reset the smoother.
     assert!(resets > 0);
+    // Several test sets scored by fold models trained once: each result is the one cross_validate gives alone.
+    let decimated: Vec<_> =
+        traces.iter().map(|t| motiongate::offline::decimate(t, 20.0).unwrap_or_else(|_| t.clone())).collect();
+    let decimated = train::windows_for(&decimated, &cfg, false).expect("features");
+    let both = train::cross_validate_sets(&sets, &[&sets, &decimated], 3, &opts, &cfg, |_| {}).expect("sets");
+    let alone = train::cross_validate(&sets, &decimated, 3, &opts, &cfg, |_| {}).expect("decimated");
+    let names = |r: &train::CvResult| r.decisions.iter().map(|(m, d)| (m.name(), d.clone())).collect::<Vec<_>>();
+    assert_eq!(both.len(), 2);
+    assert_eq!(names(&both[0]), names(&cv));
+    assert_eq!(names(&both[1]), names(&alone));
+    assert_ne!(names(&both[0]), names(&both[1]), "decimation changes some decision");
 }
