@@ -199,7 +199,8 @@ impl FeatureExtractor {
 
     /// An extractor that ignores gravity's direction: every window is split along its principal axis of motion, as
     /// windows without gravity always are. Training uses it to show the model's gravity-free expert what every
-    /// recording looks like to a source that removed gravity (see `Model::predict`); a live pipeline never does.
+    /// recording looks like to a source that removed gravity (see `Model::predict` and
+    /// `offline::featurize_for_training`); a live pipeline never does.
     pub fn gravity_blind() -> Self {
         FeatureExtractor { gravity_blind: true, ..FeatureExtractor::new() }
     }

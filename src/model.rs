@@ -973,6 +973,17 @@ pub(crate) mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
+    /// A classifier that gives every window the same probabilities (test fixture).
+    pub(crate) fn leaf(p: [u8; N_CLASSES]) -> Classifier {
+        Classifier::Forest(Forest {
+            roots: vec![0],
+            feature: vec![LEAF],
+            threshold: vec![0.0],
+            right: vec![0],
+            leaf_probs: vec![p],
+        })
+    }
+
     /// A tiny hand-built model: still when log_energy <= -1, else walking (test fixture, not a shipped model).
     pub(crate) fn tiny_model() -> Model {
         let energy = FEATURE_NAMES.iter().position(|n| *n == "log_energy").unwrap() as u16;
@@ -1020,16 +1031,9 @@ pub(crate) mod tests {
     #[test]
     fn sparse_expert_outweighs_dense_on_transit() {
         // Dense expert: never transit. Sparse expert: mostly transit. Only the transit weight lets it through.
-        let leaf = |p: [u8; N_CLASSES]| Forest {
-            roots: vec![0],
-            feature: vec![LEAF],
-            threshold: vec![0.0],
-            right: vec![0],
-            leaf_probs: vec![p],
-        };
         let mut file = tiny_model().file().clone();
-        file.dense = Classifier::Forest(leaf([200, 0, 0, 0, 55]));
-        file.sparse = Classifier::Forest(leaf([60, 0, 0, 195, 0]));
+        file.dense = leaf([200, 0, 0, 0, 55]);
+        file.sparse = leaf([60, 0, 0, 195, 0]);
         file.slow_weight = 0.5;
         file.expert_floor = 0.02;
         let x = [0.0; N_FEATURES];
@@ -1052,15 +1056,6 @@ pub(crate) mod tests {
 
     #[test]
     fn windows_without_gravity_go_to_the_gravity_free_pair() {
-        let leaf = |p: [u8; N_CLASSES]| {
-            Classifier::Forest(Forest {
-                roots: vec![0],
-                feature: vec![LEAF],
-                threshold: vec![0.0],
-                right: vec![0],
-                leaf_probs: vec![p],
-            })
-        };
         let mut file = tiny_model().file().clone();
         file.dense = leaf([255, 0, 0, 0, 0]);
         file.sparse = leaf([0, 255, 0, 0, 0]);

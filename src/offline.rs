@@ -9,13 +9,14 @@ use std::sync::Arc;
 use nalgebra::{Rotation3, Vector3};
 
 use crate::event::EventKind;
-use crate::features::FeatureVector;
+use crate::features::{FeatureExtractor, FeatureVector, N_FEATURES};
 use crate::model::{Model, N_CLASSES};
 use crate::pipeline::{FrontEnd, Pipeline, PipelineConfig};
 use crate::resample::Continuity;
 use crate::sample::{Activity, Label, Sample, SampleError, MAX_ACCEL_MS2, MAX_GYRO_RADS};
 use crate::smooth::Smoother;
 use crate::trace::{seconds_between, Trace};
+use crate::window::{slow_view, WindowView};
 
 /// A sample of a recorded trace that the pipeline refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,24 +62,43 @@ pub fn featurize(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRec
     featurize_with(trace, config, false)
 }
 
-/// As [`featurize`], with each window's gravity-blind features as well ([`WindowRecord::gravity_blind`]): a second
-/// front end, built with [`FrontEnd::gravity_blind`], sees the same samples and so cuts the same windows.
+/// As [`featurize`], with each window's gravity-blind features as well ([`WindowRecord::gravity_blind`]),
+/// extracted from the same window and slow view by a second pair of extractors
+/// ([`FeatureExtractor::gravity_blind`]).
 pub fn featurize_for_training(trace: &Trace, config: &PipelineConfig) -> Result<Vec<WindowRecord>, TraceSampleError> {
     featurize_with(trace, config, true)
 }
 
+/// The gravity-blind extractors of [`featurize_for_training`]: the window's and its slow view's, with the slow view's
+/// buffer.
+struct BlindExtraction {
+    features: FeatureExtractor,
+    slow_features: FeatureExtractor,
+    slow: Box<WindowView>,
+}
+
 fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result<Vec<WindowRecord>, TraceSampleError> {
     let mut front = FrontEnd::new(config.max_gap_ns);
-    let mut blind_front = blind.then(|| FrontEnd::gravity_blind(config.max_gap_ns));
+    let mut blind = blind.then(|| BlindExtraction {
+        features: FeatureExtractor::gravity_blind(),
+        slow_features: FeatureExtractor::gravity_blind(),
+        slow: Box::default(),
+    });
     // One window per 2.5-s hop at most, and never more windows than samples (a span of centuries with two samples
     // must not reserve memory for the span).
     let cap = ((trace.duration_s() / 2.5) as usize).saturating_add(1).min(trace.samples.len());
     let mut out = Vec::with_capacity(cap);
-    let mut blind_out: Vec<Box<[FeatureVector; 2]>> = Vec::with_capacity(if blind { cap } else { 0 });
     let mut max_gap = 0i64;
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
             .push(s, |view, fv, slow_fv| {
+                let gravity_blind = blind.as_mut().map(|b| {
+                    let mut pair = Box::new([[0.0; N_FEATURES]; 2]);
+                    b.features.extract(view, &mut pair[0]);
+                    slow_view(view, &mut b.slow);
+                    b.slow_features.extract(&b.slow, &mut pair[1]);
+                    pair
+                });
                 out.push(WindowRecord {
                     start_ns: view.start_ns,
                     end_ns: view.end_ns,
@@ -88,25 +108,21 @@ fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result
                     max_gap_before_ns: max_gap,
                     features: *fv,
                     slow_features: *slow_fv,
-                    gravity_blind: None,
+                    gravity_blind,
                     truth: trace.majority_label(view.start_ns, view.end_ns),
                 });
                 max_gap = 0;
             })
             .map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
-        if let Some(b) = blind_front.as_mut() {
-            // The same validation on the same samples: this cannot fail where the first did not.
-            b.push(s, |_, fv, slow_fv| blind_out.push(Box::new([*fv, *slow_fv])))
-                .map_err(|error| TraceSampleError { trace: trace.meta.name(), index, error })?;
+        if outcome.continuity == Continuity::Restarted {
+            // The front end's own extractors forget their context here; so do these.
+            if let Some(b) = blind.as_mut() {
+                b.features.wipe();
+                b.slow_features.wipe();
+            }
         }
         if outcome.continuity == Continuity::Restarted || outcome.gap_ns > 0 {
             max_gap = max_gap.max(outcome.gap_ns);
-        }
-    }
-    if blind {
-        debug_assert_eq!(blind_out.len(), out.len());
-        for (w, b) in out.iter_mut().zip(blind_out) {
-            w.gravity_blind = Some(b);
         }
     }
     Ok(out)
@@ -554,13 +570,7 @@ mod tests {
     fn windows_without_gravity_are_judged_by_the_gravity_free_pair_live_and_on_replay() {
         // The tiny model, with a gravity-free pair that always says running.
         let mut file = crate::model::tests::tiny_model().file().clone();
-        let running = crate::model::Classifier::Forest(crate::model::Forest {
-            roots: vec![0],
-            feature: vec![crate::model::LEAF],
-            threshold: vec![0.0],
-            right: vec![0],
-            leaf_probs: vec![[0, 0, 255, 0, 0]],
-        });
+        let running = crate::model::tests::leaf([0, 0, 255, 0, 0]);
         file.free_dense = running.clone();
         file.free_sparse = running;
         let model = Arc::new(Model::new(file).unwrap());
@@ -579,8 +589,13 @@ mod tests {
                 assert!(running > streamed.len() / 2, "{running} of {}", streamed.len());
             }
         }
-        // Training sees every window blind to gravity; where the input holds none, that is what it already was.
-        let windows = featurize_for_training(&linear, &cfg).unwrap();
+        // Training sees every window blind to gravity; where the input holds none, that is what it already was
+        // (across a gap too, where both forget their context).
+        let mut gapped = linear.clone();
+        for s in gapped.samples.iter_mut().skip(4000) {
+            s.t_ns += 90_000_000_000;
+        }
+        let windows = featurize_for_training(&gapped, &cfg).unwrap();
         assert!(windows.iter().filter(|w| !w.holds_gravity).count() > 10);
         for w in windows.iter().filter(|w| !w.holds_gravity) {
             let blind = w.gravity_blind.as_ref().unwrap();

@@ -116,26 +116,16 @@ pub struct PushOutcome {
 impl FrontEnd {
     /// A front end with every buffer allocated.
     pub fn new(max_gap_ns: i64) -> Self {
-        Self::with_extractors(max_gap_ns, FeatureExtractor::new)
-    }
-
-    /// A front end whose features ignore gravity's direction ([`FeatureExtractor::gravity_blind`]): what training
-    /// shows the gravity-free expert. Windows and their timing are exactly those of [`FrontEnd::new`].
-    pub fn gravity_blind(max_gap_ns: i64) -> Self {
-        Self::with_extractors(max_gap_ns, FeatureExtractor::gravity_blind)
-    }
-
-    fn with_extractors(max_gap_ns: i64, extractor: fn() -> FeatureExtractor) -> Self {
         FrontEnd {
             resampler: Resampler::new(max_gap_ns),
             back: BackEnd {
                 fusion: Fusion::new(),
                 ring: Box::default(),
                 view: Box::default(),
-                features: extractor(),
+                features: FeatureExtractor::new(),
                 fv: [0.0; N_FEATURES],
                 slow: Box::default(),
-                slow_features: extractor(),
+                slow_features: FeatureExtractor::new(),
                 slow_fv: [0.0; N_FEATURES],
             },
         }
