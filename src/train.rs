@@ -34,6 +34,17 @@ pub enum TrainError {
     Linfa(String),
 }
 
+impl TrainError {
+    /// The same error, its message prefixed with where it arose (a classifier, a fold), outermost first.
+    pub fn within(self, context: &str) -> Self {
+        match self {
+            TrainError::NotEnoughData(m) => TrainError::NotEnoughData(format!("{context}: {m}")),
+            TrainError::InvalidParam(m) => TrainError::InvalidParam(format!("{context}: {m}")),
+            TrainError::Linfa(m) => TrainError::Linfa(format!("{context}: {m}")),
+        }
+    }
+}
+
 /// The model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -894,6 +905,15 @@ mod tests {
     }
 
     #[test]
+    fn a_model_without_windows_is_an_error_that_names_the_classifier() {
+        let err = build_model(std::iter::empty(), &TrainOptions::default(), String::new()).unwrap_err().to_string();
+        assert!(err.starts_with("not enough training windows: the dense classifier (windows at "), "{err}");
+        assert!(err.ends_with("class counts [0, 0, 0, 0, 0]"), "{err}");
+        let nested = TrainError::InvalidParam("x".into()).within("inner").within("outer").to_string();
+        assert_eq!(nested, "invalid training parameter: outer: inner: x");
+    }
+
+    #[test]
     fn bad_params_and_inputs_are_errors() {
         let (x, y) = blobs();
         assert!(fit_forest(&x, &y, &ForestParams { trees: 0, ..Default::default() }).is_err());
@@ -1296,10 +1316,16 @@ pub fn build_model<'a>(
     trained_on: String,
 ) -> Result<Model, TrainError> {
     let e = examples(sets, opts);
-    let dense = fit(&e.dense.x, &e.dense.y, &e.dense.g, opts, &opts.dense_shape())?;
-    let sparse = fit(&e.sparse.x, &e.sparse.y, &e.sparse.g, opts, &opts.sparse_shape())?;
-    let free_dense = fit(&e.free_dense.x, &e.free_dense.y, &e.free_dense.g, opts, &opts.dense_shape())?;
-    let free_sparse = fit(&e.free_sparse.x, &e.free_sparse.y, &e.free_sparse.g, opts, &opts.sparse_shape())?;
+    let full = format!("windows at {} Hz or more", opts.dense_rate_hz);
+    let low = format!("windows below {} Hz", opts.dense_rate_hz);
+    let dense = fit(&e.dense.x, &e.dense.y, &e.dense.g, opts, &opts.dense_shape())
+        .map_err(|e| e.within(&format!("the dense classifier ({full})")))?;
+    let sparse = fit(&e.sparse.x, &e.sparse.y, &e.sparse.g, opts, &opts.sparse_shape())
+        .map_err(|e| e.within(&format!("the sparse classifier ({low})")))?;
+    let free_dense = fit(&e.free_dense.x, &e.free_dense.y, &e.free_dense.g, opts, &opts.dense_shape())
+        .map_err(|e| e.within(&format!("the gravity-free dense classifier ({full})")))?;
+    let free_sparse = fit(&e.free_sparse.x, &e.free_sparse.y, &e.free_sparse.g, opts, &opts.sparse_shape())
+        .map_err(|e| e.within(&format!("the gravity-free sparse classifier ({low})")))?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -1433,11 +1459,17 @@ fn cross_validate_jobs(
     let mut results = vec![CvResult::default(); jobs.len()];
     for fold in 0..k {
         let in_fold = |m: &TraceMeta| folds.get(&opts.grouping.key(m)) == Some(&fold);
-        let model = Arc::new(build_model(
-            train_sets.iter().filter(|t| !in_fold(&t.meta)),
-            opts,
-            format!("cross-validation fold {fold}"),
-        )?);
+        let model = Arc::new(
+            build_model(train_sets.iter().filter(|t| !in_fold(&t.meta)), opts, format!("cross-validation fold {fold}"))
+                .map_err(|e| {
+                    let held = folds.values().filter(|&&f| f == fold).count();
+                    e.within(&format!(
+                        "cross-validation fold {} of {k} ({held} {}s held out)",
+                        fold + 1,
+                        opts.grouping.noun()
+                    ))
+                })?,
+        );
         for ((test_sets, config), result) in jobs.iter().zip(results.iter_mut()) {
             let mut conf = Confusion::default();
             for tw in test_sets.iter().filter(|t| in_fold(&t.meta)) {
