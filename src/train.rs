@@ -1464,8 +1464,10 @@ fn cross_validate_jobs(
                 .map_err(|e| {
                     let held = folds.values().filter(|&&f| f == fold).count();
                     e.within(&format!(
-                        "cross-validation fold {} of {k} ({held} {}s held out)",
+                        "cross-validation fold {} of {k} (trained on {} of {} {}s)",
                         fold + 1,
+                        folds.len() - held,
+                        folds.len(),
                         opts.grouping.noun()
                     ))
                 })?,
