@@ -252,7 +252,8 @@ impl FeatureExtractor {
         let [l1, l2, l3] = sym3_eigenvalues(&cov).map(|l| l.max(0.0));
         // Vertical axis: gravity when the input holds it, else the principal axis of motion (the eigenvector, only
         // computed on this rarer path: an iterative decomposition costs several times the closed form above).
-        let up = if !self.gravity_blind && w.holds_gravity() && mean_up.norm() > 0.5 {
+        let up_is_gravity = !self.gravity_blind && w.holds_gravity() && mean_up.norm() > 0.5;
+        let up = if up_is_gravity {
             mean_up.normalize()
         } else {
             let eig = SymmetricEigen::new(cov);
@@ -297,6 +298,10 @@ impl FeatureExtractor {
         let h_pow = (dot(hx, hx) + dot(hy, hy)) / n;
         let v_share = v_pow / (v_pow + h_pow + 1e-9);
         let (v_skew, v_kurt) = skew_kurt(v, v_mean, v_std);
+        // The principal axis has no sign (the eigen-solver picks one, and rotating the input can flip it), so the
+        // skewness along it is only defined up to sign: its magnitude is the rotation-invariant part. Along gravity
+        // the sign means something (a step's impact points up), so it is kept.
+        let v_skew = if up_is_gravity { v_skew } else { v_skew.abs() };
         let mut zc = 0u32;
         for i in 1..WINDOW_LEN {
             zc += u32::from((v[i - 1] < 0.0) != (v[i] < 0.0));
@@ -918,6 +923,31 @@ mod tests {
         }
         // With gravity, the natural extractor splits along it instead: the vertical share differs.
         assert!(natural[idx("v_share")] < 0.2 && blind[idx("v_share")] > 0.8, "{natural:?} {blind:?}");
+    }
+
+    #[test]
+    fn without_gravity_turning_the_principal_axis_over_changes_no_feature() {
+        // Skewed motion (short sharp pulses one way, slow return) mostly along x, no gravity. Turning the phone
+        // half a turn about z points that axis the other way; the eigen-solver need not follow, so the vertical
+        // component changes sign and, unless the extractor drops it, so does its skewness.
+        let motion = |t: f32| {
+            let phase = (1.7 * t).fract();
+            let pulse = if phase < 0.1 { 6.0 } else { -0.6 };
+            Vector3::new(pulse, 0.3 * (2.0 * std::f32::consts::PI * 0.7 * t).sin(), 0.1 * (9.0 * t).cos())
+        };
+        let mut w = window_from(motion, Vector3::zeros());
+        w.gravity_fraction = 0.0;
+        let half_turn = Rotation3::from_axis_angle(&Vector3::z_axis(), std::f32::consts::PI);
+        let mut turned = window_from(|t| half_turn * motion(t), Vector3::zeros());
+        turned.gravity_fraction = 0.0;
+        let (mut f0, mut f1) = ([0.0; N_FEATURES], [0.0; N_FEATURES]);
+        FeatureExtractor::new().extract(&w, &mut f0);
+        FeatureExtractor::new().extract(&turned, &mut f1);
+        assert!(f0[idx("v_skew")] > 1.0, "the pulses are skewed: {}", f0[idx("v_skew")]);
+        for i in 0..N_FEATURES {
+            let tol = 1e-3 * f0[i].abs().max(1.0);
+            assert!((f0[i] - f1[i]).abs() < tol, "{} turned: {} vs {}", FEATURE_NAMES[i], f0[i], f1[i]);
+        }
     }
 
     #[test]

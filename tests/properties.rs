@@ -276,9 +276,10 @@ fn rotate(w: &WindowView, r: &Rotation3<f32>) -> WindowView {
     o
 }
 
-/// Features of consecutive windows from a fresh extractor (so the context features see the same history).
-fn features_of(windows: &[WindowView]) -> Vec<FeatureVector> {
-    let mut fx = FeatureExtractor::new();
+/// Features of consecutive windows from a fresh extractor (so the context features see the same history); `blind`
+/// picks the extractor of the gravity-free pair, which splits along the principal axis of motion instead of gravity.
+fn features_of(windows: &[WindowView], blind: bool) -> Vec<FeatureVector> {
+    let mut fx = if blind { FeatureExtractor::gravity_blind() } else { FeatureExtractor::new() };
     windows
         .iter()
         .map(|w| {
@@ -298,21 +299,22 @@ proptest! {
         roll in -std::f32::consts::PI..std::f32::consts::PI,
         pitch in -std::f32::consts::FRAC_PI_2..std::f32::consts::FRAC_PI_2,
         yaw in -std::f32::consts::PI..std::f32::consts::PI,
+        blind in any::<bool>(),
     ) {
         let ws = excerpt_windows();
         let first = first.min(ws.len().saturating_sub(14));
         let windows = &ws[first..first + 14];
         let r = Rotation3::from_euler_angles(roll, pitch, yaw);
         let rotated: Vec<WindowView> = windows.iter().map(|w| rotate(w, &r)).collect();
-        let a = features_of(windows);
-        let b = features_of(&rotated);
+        let a = features_of(windows, blind);
+        let b = features_of(&rotated, blind);
         for (wi, (fa, fb)) in a.iter().zip(&b).enumerate() {
             for k in 0..N_FEATURES {
                 let tol = 2e-3 * fa[k].abs().max(1.0);
                 prop_assert!(
                     (fa[k] - fb[k]).abs() <= tol,
-                    "window {} feature {} ({}): {} vs {} rotated by rpy ({}, {}, {})",
-                    first + wi, k, FEATURE_NAMES[k], fa[k], fb[k], roll, pitch, yaw
+                    "window {} feature {} ({}): {} vs {} rotated by rpy ({}, {}, {}), blind {}",
+                    first + wi, k, FEATURE_NAMES[k], fa[k], fb[k], roll, pitch, yaw, blind
                 );
             }
         }
