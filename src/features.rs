@@ -20,7 +20,8 @@ use crate::resample::RATE_HZ;
 use crate::window::{WindowView, WINDOW_LEN};
 
 /// Version of the feature schema (names, order and definitions). A model records the version it was trained on.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: without gravity, `v_skew` is the magnitude of the skewness along the principal axis (which has no sign).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Number of windows (including the current one) that context features summarise (30 s).
 pub const CONTEXT_WINDOWS: usize = 12;
