@@ -1319,13 +1319,13 @@ pub fn build_model<'a>(
     let full = format!("windows at {} Hz or more", opts.dense_rate_hz);
     let low = format!("windows below {} Hz", opts.dense_rate_hz);
     let dense = fit(&e.dense.x, &e.dense.y, &e.dense.g, opts, &opts.dense_shape())
-        .map_err(|e| e.within(&format!("the dense classifier ({full})")))?;
+        .map_err(|err| err.within(&format!("the dense classifier ({full})")))?;
     let sparse = fit(&e.sparse.x, &e.sparse.y, &e.sparse.g, opts, &opts.sparse_shape())
-        .map_err(|e| e.within(&format!("the sparse classifier ({low})")))?;
+        .map_err(|err| err.within(&format!("the sparse classifier ({low})")))?;
     let free_dense = fit(&e.free_dense.x, &e.free_dense.y, &e.free_dense.g, opts, &opts.dense_shape())
-        .map_err(|e| e.within(&format!("the gravity-free dense classifier ({full})")))?;
+        .map_err(|err| err.within(&format!("the gravity-free dense classifier ({full})")))?;
     let free_sparse = fit(&e.free_sparse.x, &e.free_sparse.y, &e.free_sparse.g, opts, &opts.sparse_shape())
-        .map_err(|e| e.within(&format!("the gravity-free sparse classifier ({low})")))?;
+        .map_err(|err| err.within(&format!("the gravity-free sparse classifier ({low})")))?;
     Model::new(ModelFile {
         schema_version: SCHEMA_VERSION,
         feature_names: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
