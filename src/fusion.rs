@@ -24,7 +24,7 @@ const FAST_TURN_RAD: f32 = 0.5;
 pub struct GravityEstimate {
     /// Unit vector of gravity's direction in device axes ("up" reads positive, Android convention).
     pub up: Vector3<f32>,
-    /// Whether the input's slow component looks like gravity (magnitude 6.5-13 m/s^2).
+    /// Whether the input's slow component looks like gravity (magnitude in [`crate::sample::SLOW_NORM_OF_GRAVITY`]).
     pub plausible: bool,
     /// Magnitude of the input's slow component (the low-pass), m/s^2.
     pub norm: f32,
@@ -37,7 +37,7 @@ impl GravityEstimate {
     #[inline(always)]
     pub fn from_state(gravity: &Vector3<f32>) -> Self {
         let norm = gravity.norm();
-        let plausible = (6.5..=13.0).contains(&norm);
+        let plausible = crate::sample::SLOW_NORM_OF_GRAVITY.contains(&norm);
         let up = if norm > 1e-6 { gravity * (1.0 / norm) } else { Vector3::z() };
         GravityEstimate { up, plausible, norm }
     }

@@ -559,12 +559,28 @@ fn classify(paths: &[PathBuf], json: bool, model: Option<&Path>) -> Result<(), F
                 c.windows
             );
         }
+        let refused = c.windows_refused;
+        if refused.total() * 2 > c.windows {
+            eprintln!(
+                "warning: {}: {} of {} windows refused unjudged and reported unknown ({} as a dead sensor, {} as \
+                 acceleration in g where m/s^2 are expected)",
+                t.meta.name(),
+                refused.total(),
+                c.windows,
+                refused.dead_sensor,
+                refused.acceleration_in_g
+            );
+        }
         if json {
             all.push(serde_json::json!({
                 "trace": t.meta.source,
                 "name": t.meta.name(),
                 "windows": c.windows,
                 "windows_without_gravity": c.windows_without_gravity,
+                "windows_refused": {
+                    "dead_sensor": refused.dead_sensor,
+                    "acceleration_in_g": refused.acceleration_in_g,
+                },
                 "segments": tl
             }));
         } else {

@@ -39,7 +39,7 @@ pub struct WindowRecord {
     pub end_ns: i64,
     /// Input rate over the window, Hz.
     pub input_rate_hz: f32,
-    /// Whether the window carries evidence the model may judge (see `pipeline::classifiable`).
+    /// Whether the window carries evidence the model may judge (see [`crate::pipeline::RefusalCheck`]).
     pub classifiable: bool,
     /// Whether the window's input held gravity ([`crate::window::WindowView::holds_gravity`]): which of the model's
     /// experts judges it.
@@ -89,6 +89,8 @@ fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result
     let cap = ((trace.duration_s() / 2.5) as usize).saturating_add(1).min(trace.samples.len());
     let mut out = Vec::with_capacity(cap);
     let mut max_gap = 0i64;
+    // As in a live session: one check along the whole stream, across gaps (a gap does not change the source).
+    let mut refusal_check = crate::pipeline::RefusalCheck::new();
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
             .push(s, |view, fv, slow_fv| {
@@ -103,7 +105,7 @@ fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result
                     start_ns: view.start_ns,
                     end_ns: view.end_ns,
                     input_rate_hz: view.input_rate_hz,
-                    classifiable: crate::pipeline::classifiable(view, fv),
+                    classifiable: refusal_check.check(view, fv).is_none(),
                     holds_gravity: view.holds_gravity(),
                     max_gap_before_ns: max_gap,
                     features: *fv,
@@ -161,9 +163,11 @@ pub struct Classified {
     pub windows: u64,
     /// Of those, the windows whose input held no gravity ([`Pipeline::windows_without_gravity`]).
     pub windows_without_gravity: u64,
+    /// Of those, the windows refused unjudged ([`Pipeline::windows_refused`]).
+    pub windows_refused: crate::pipeline::RefusedWindows,
 }
 
-/// [`classify`], with the pipeline's window counts (for a warning when the input holds no gravity).
+/// [`classify`], with the pipeline's window counts (for a warning when the input holds no gravity or was refused).
 pub fn classify_with_counts(
     trace: &Trace,
     model: Arc<Model>,
@@ -190,6 +194,7 @@ pub fn classify_with_counts(
         decisions: out,
         windows: p.windows_classified(),
         windows_without_gravity: p.windows_without_gravity(),
+        windows_refused: p.windows_refused(),
     })
 }
 

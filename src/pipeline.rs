@@ -44,14 +44,113 @@ impl Default for PipelineConfig {
     }
 }
 
-/// Whether a window carries evidence the model may judge. Two kinds of input are refused (the window gets no
-/// decision, so the session reports `Unknown`) rather than guessed at:
+/// Why a window was refused unjudged (see [`RefusalCheck`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No variation at all: an all-zero or frozen sensor.
+    DeadSensor,
+    /// A slow component of about 1 where gravity should read 9.8: acceleration in g instead of m/s^2 (iOS's
+    /// CoreMotion reports g; multiply by -9.80665, see `ffi/README.md`).
+    AccelerationInG,
+}
+
+/// Windows refused unjudged since a pipeline (or session) was created, by reason ([`RefusalCheck`]). A count, not signal
+/// data: a wipe does not reset it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefusedWindows {
+    /// Windows refused as a dead sensor ([`Refusal::DeadSensor`]).
+    pub dead_sensor: u64,
+    /// Windows refused as acceleration in g ([`Refusal::AccelerationInG`]).
+    pub acceleration_in_g: u64,
+}
+
+impl RefusedWindows {
+    /// All refused windows, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.dead_sensor + self.acceleration_in_g
+    }
+
+    fn count(&mut self, refusal: Refusal) {
+        match refusal {
+            Refusal::DeadSensor => self.dead_sensor += 1,
+            Refusal::AccelerationInG => self.acceleration_in_g += 1,
+        }
+    }
+}
+
+/// Largest magnitude of a window's slow component (m/s^2, without gravity) that shows a source of linear
+/// acceleration: a phone at rest, cruising or swaying reads near 0 once gravity is removed. Acceleration in g never
+/// does (its slow component is gravity, about 1), short of free fall.
+pub const LINEAR_SLOW_NORM_MAX: f32 = 0.5;
+
+/// For how many windows (of 2.5-s hops: 30 s) a window that showed linear acceleration ([`LINEAR_SLOW_NORM_MAX`])
+/// vouches for the windows after it: a vehicle braking or pulling away reads about 1 m/s^2 for 10-25 s, the same
+/// slow magnitude as gravity in g, but no vehicle keeps it up for long; gravity in g holds it for good.
+pub const LINEAR_EVIDENCE_WINDOWS: u32 = 12;
+
+/// Decides, window by window along one stream, which windows carry no evidence the model may judge ([`Refusal`]).
+/// Two kinds of input are refused (the window gets no decision, so the session reports `Unknown`, and the refusal
+/// is counted: [`Pipeline::windows_refused`]) rather than guessed at:
 /// - a dead sensor: no variation at all (all-zero or frozen values);
-/// - acceleration in g instead of m/s^2: a slow component of about 1 where gravity should read 9.8.
-pub fn classifiable(view: &WindowView, fv: &FeatureVector) -> bool {
-    let dead = fv[crate::features::LOG_ENERGY] <= (1e-4f32 + 1e-9).log10();
-    let g_units = !view.holds_gravity() && (0.75..=1.3).contains(&view.gravity_norm);
-    !(dead || g_units)
+/// - acceleration in g instead of m/s^2: a window without gravity whose slow component is about 1
+///   ([`crate::sample::SLOW_NORM_OF_G_UNITS`]) where gravity should read 9.8, unless the stream showed linear
+///   acceleration ([`LINEAR_SLOW_NORM_MAX`]) within the last [`LINEAR_EVIDENCE_WINDOWS`] windows. The slow
+///   magnitude alone cannot tell gravity in g from a vehicle braking in linear acceleration (Android's
+///   `TYPE_LINEAR_ACCELERATION`): both read about 1. What tells them apart is the stream: linear acceleration
+///   returns to near 0 between a vehicle's manoeuvres, gravity in g never does. (Judged per window alone, the
+///   braking and pulling-away windows of the Paris Metro rides recorded without gravity, 8-10% of their windows,
+///   were refused, and never learned from.)
+///
+/// A fresh check (or one after [`RefusalCheck::reset`]) has seen no linear acceleration, so a stream that starts
+/// with a slow magnitude of about 1 is refused until it shows some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalCheck {
+    /// Windows since the last one that showed linear acceleration (saturating; `u32::MAX`: none yet).
+    windows_since_linear: u32,
+}
+
+impl Default for RefusalCheck {
+    fn default() -> Self {
+        RefusalCheck { windows_since_linear: u32::MAX }
+    }
+}
+
+impl RefusalCheck {
+    /// A check that has seen no window yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Why the stream's next window carries no evidence the model may judge, or `None` when it does. Call once per
+    /// window, in stream order.
+    #[inline]
+    pub fn check(&mut self, view: &WindowView, fv: &FeatureVector) -> Option<Refusal> {
+        if fv[crate::features::LOG_ENERGY] <= (1e-4f32 + 1e-9).log10() {
+            // No variation at all is no evidence about the source either.
+            return Some(Refusal::DeadSensor);
+        }
+        if view.holds_gravity() {
+            return None;
+        }
+        if view.gravity_norm <= LINEAR_SLOW_NORM_MAX {
+            self.windows_since_linear = 0;
+            return None;
+        }
+        self.windows_since_linear = self.windows_since_linear.saturating_add(1);
+        let vouched = self.windows_since_linear <= LINEAR_EVIDENCE_WINDOWS;
+        (crate::sample::SLOW_NORM_OF_G_UNITS.contains(&view.gravity_norm) && !vouched)
+            .then_some(Refusal::AccelerationInG)
+    }
+
+    /// Forgets the stream (a wipe: the state is derived from the signal).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Whether the check is as new.
+    pub fn is_reset(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Samples in, feature vectors out.
@@ -306,6 +405,8 @@ struct Decide<'a, L> {
     events: &'a mut EventQueue,
     windows: &'a mut u64,
     windows_without_gravity: &'a mut u64,
+    windows_refused: &'a mut RefusedWindows,
+    refusal_check: &'a mut RefusalCheck,
     reset_smoother_gap_ns: i64,
     live: L,
 }
@@ -329,7 +430,8 @@ impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
     }
 
     fn window(&mut self, view: &WindowView, fv: &FeatureVector, slow_fv: &FeatureVector) {
-        let judged = classifiable(view, fv);
+        let refused = self.refusal_check.check(view, fv);
+        let judged = refused.is_none();
         let probs: Option<[f32; N_CLASSES]> =
             if judged { self.model.predict(fv, slow_fv, view.input_rate_hz, view.holds_gravity()) } else { None };
         self.smoother.step(probs.as_ref(), view.start_ns, view.end_ns, self.events);
@@ -337,6 +439,9 @@ impl<E, L: FnMut() -> Result<(), E>> Sink for Decide<'_, L> {
         // A window refused as a dead sensor or as acceleration in g is not judged at all: it says nothing about
         // linear acceleration, so it is not counted as such.
         *self.windows_without_gravity += u64::from(judged && !view.holds_gravity());
+        if let Some(r) = refused {
+            self.windows_refused.count(r);
+        }
     }
 }
 
@@ -350,6 +455,8 @@ pub struct Pipeline {
     reset_smoother_gap_ns: i64,
     windows_classified: u64,
     windows_without_gravity: u64,
+    windows_refused: RefusedWindows,
+    refusal_check: RefusalCheck,
     samples_accepted: u64,
 }
 
@@ -370,6 +477,8 @@ impl Pipeline {
             reset_smoother_gap_ns: config.reset_smoother_gap_ns,
             windows_classified: 0,
             windows_without_gravity: 0,
+            windows_refused: RefusedWindows::default(),
+            refusal_check: RefusalCheck::new(),
             samples_accepted: 0,
         }
     }
@@ -395,6 +504,8 @@ impl Pipeline {
             events: &mut self.events,
             windows: &mut self.windows_classified,
             windows_without_gravity: &mut self.windows_without_gravity,
+            windows_refused: &mut self.windows_refused,
+            refusal_check: &mut self.refusal_check,
             reset_smoother_gap_ns: self.reset_smoother_gap_ns,
             live,
         };
@@ -427,10 +538,17 @@ impl Pipeline {
     /// iOS's `userAcceleration`) instead of the raw accelerometer. The model judges such windows with its
     /// gravity-free pair of classifiers ([`Model::predict`]), which has less information (no vertical axis) and is
     /// less accurate (model card, Known weaknesses), so an app that sees this count grow is feeding the wrong
-    /// sensor. Windows that [`classifiable`]
-    /// refuses (a dead sensor, acceleration in g) are not counted: they are not judged at all.
+    /// sensor. Windows that [`RefusalCheck`] refuses (a dead sensor, acceleration in g) are not counted: they are not
+    /// judged at all ([`Pipeline::windows_refused`]).
     pub fn windows_without_gravity(&self) -> u64 {
         self.windows_without_gravity
+    }
+
+    /// Of [`Pipeline::windows_classified`], the windows refused unjudged, by reason: each was reported `Unknown`.
+    /// A count that grows with the windows classified means the input is unusable as it is fed (a dead sensor, or
+    /// acceleration in g where m/s^2 are expected).
+    pub fn windows_refused(&self) -> RefusedWindows {
+        self.windows_refused
     }
 
     /// Number of samples accepted since creation.
@@ -442,13 +560,14 @@ impl Pipeline {
     pub fn wipe(&mut self) -> usize {
         let n = self.front.wipe();
         self.smoother.reset();
+        self.refusal_check.reset();
         self.events.clear();
         n
     }
 
     /// True when no buffer holds a non-zero byte of signal data (used by tests after a purge).
     pub fn raw_buffers_are_zero(&self) -> bool {
-        self.front.is_zero() && self.smoother.is_reset() && self.events.is_empty()
+        self.front.is_zero() && self.smoother.is_reset() && self.events.is_empty() && self.refusal_check.is_reset()
     }
 
     /// Bytes of buffers this pipeline allocated (the model is shared and not counted).
@@ -521,6 +640,46 @@ mod tests {
         }));
         assert_eq!(in_g.windows_classified(), 23);
         assert_eq!(in_g.windows_without_gravity(), 0);
+        assert_eq!(in_g.windows_refused(), RefusedWindows { dead_sensor: 0, acceleration_in_g: 23 });
+        assert_eq!(raw.windows_refused().total() + linear.windows_refused().total(), 0);
+        // A dead sensor is refused as such.
+        let dead = fed((0..50 * 60).map(|i| Sample::accel(i * 20_000_000, 0.0, 0.0, 0.0)));
+        assert_eq!(dead.windows_refused(), RefusedWindows { dead_sensor: 23, acceleration_in_g: 0 });
+    }
+
+    /// Linear acceleration at 50 Hz: a 3-Hz vibration of 0.3 m/s^2 on top of `slow(t)` along x.
+    fn linear(t0_s: f64, seconds: f64, slow: impl Fn(f64) -> f64) -> Vec<Sample> {
+        (0..(seconds * 50.0) as usize)
+            .map(|i| {
+                let t = t0_s + i as f64 / 50.0;
+                let v = 0.3 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+                Sample::accel((t * 1e9) as i64, (slow(t) + v) as f32, (0.5 * v) as f32, (-0.7 * v) as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_vehicle_braking_in_linear_acceleration_is_judged_but_gravity_in_g_never_is() {
+        // Cruise, brake at 1 m/s^2 for 20 s (the slow magnitude of gravity in g), cruise: every window is judged.
+        let ride = fed(linear(0.0, 120.0, |t| if (40.0..60.0).contains(&t) { 1.0 } else { 0.0 }));
+        assert_eq!(ride.windows_classified(), 47);
+        assert_eq!(ride.windows_refused().total(), 0);
+        assert_eq!(ride.windows_without_gravity(), 47);
+        // The same 1 m/s^2 from the start: nothing has shown linear acceleration yet, so it reads as gravity in g.
+        let from_start = fed(linear(0.0, 60.0, |_| 1.0));
+        assert_eq!(from_start.windows_refused(), RefusedWindows { dead_sensor: 0, acceleration_in_g: 23 });
+        // Held for 90 s after cruising: judged for 30 s after the last window near 0, refused after that.
+        let held = fed(linear(0.0, 130.0, |t| if t >= 40.0 { 1.0 } else { 0.0 }));
+        let refused = held.windows_refused().acceleration_in_g;
+        assert!((20..=30).contains(&refused), "{refused} of {} windows refused", held.windows_classified());
+        // A wipe forgets the stream: the check starts over.
+        let mut wiped = held;
+        wiped.wipe();
+        assert!(wiped.raw_buffers_are_zero());
+        for s in linear(200.0, 20.0, |_| 1.0) {
+            wiped.push(&s).unwrap();
+        }
+        assert_eq!(wiped.windows_refused().acceleration_in_g, refused + 7);
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub const MAX_ACCEL_MS2: f32 = 16.0 * STANDARD_GRAVITY;
 /// Largest plausible angular rate, rad/s (about 2000 deg/s, the widest phone gyroscope range, with margin).
 pub const MAX_GYRO_RADS: f32 = 40.0;
 
+/// Magnitudes of an input's slow component (its low-pass, m/s^2) that read as gravity: input from the raw
+/// accelerometer, in m/s^2 (9.81 with margin for miscalibrated sensors and a vehicle's sustained acceleration).
+pub const SLOW_NORM_OF_GRAVITY: std::ops::RangeInclusive<f32> = 6.5..=13.0;
+
+/// Magnitudes of an input's slow component that read as gravity *in g*: acceleration written in g where m/s^2 are
+/// expected (iOS's CoreMotion reports g). A source of linear acceleration (gravity removed) has a slow component
+/// near 0; one of about 1 that holds for seconds is gravity in the wrong unit.
+pub const SLOW_NORM_OF_G_UNITS: std::ops::RangeInclusive<f32> = 0.75..=1.3;
+
 /// One accelerometer reading with an optional gyroscope reading taken at the same time.
 ///
 /// `Sample` deliberately does not implement `serde::Serialize`: raw motion never leaves the device through this

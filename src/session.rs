@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
 use crate::event::ActivityEvent;
-use crate::pipeline::{Pipeline, SliceStop};
+use crate::pipeline::{Pipeline, RefusedWindows, SliceStop};
 use crate::sample::{Sample, SampleError};
 
 /// Why a push was refused.
@@ -42,6 +42,8 @@ pub struct SessionSummary {
     pub windows_classified: u64,
     /// Of those, the windows whose input held no gravity (see [`Session::windows_without_gravity`]).
     pub windows_without_gravity: u64,
+    /// Of those, the windows refused unjudged, by reason (see [`Session::windows_refused`]).
+    pub windows_refused: RefusedWindows,
 }
 
 #[derive(Debug)]
@@ -277,6 +279,14 @@ impl Session {
         lock(&self.cell.engine).pipeline.windows_without_gravity()
     }
 
+    /// Of [`Session::windows_classified`], the windows refused unjudged and reported `Unknown`, by reason: a dead
+    /// sensor (no variation at all), or acceleration in g where m/s^2 are expected (iOS's CoreMotion reports g:
+    /// multiply by -9.80665). A count that grows with the windows classified means the app feeds input the model
+    /// cannot use as it is. A count, not signal data: a wipe does not reset it.
+    pub fn windows_refused(&self) -> RefusedWindows {
+        lock(&self.cell.engine).pipeline.windows_refused()
+    }
+
     /// True when no buffer of this session holds a non-zero byte of signal data (for tests and audits).
     pub fn raw_buffers_are_zero(&self) -> bool {
         lock(&self.cell.engine).pipeline.raw_buffers_are_zero()
@@ -289,9 +299,10 @@ impl Session {
     }
 
     fn finish(&mut self, at_unix_ms: u64) -> Result<SessionSummary, ConsentError> {
-        let (windows_classified, windows_without_gravity) = {
+        let (windows_classified, windows_without_gravity, windows_refused) = {
             let mut engine = lock(&self.cell.engine);
-            let counts = (engine.pipeline.windows_classified(), engine.pipeline.windows_without_gravity());
+            let p = &engine.pipeline;
+            let counts = (p.windows_classified(), p.windows_without_gravity(), p.windows_refused());
             engine.pipeline.wipe();
             engine.wiped = true;
             counts
@@ -300,7 +311,7 @@ impl Session {
         e.session = Some(self.id);
         e.counts.windows_classified = windows_classified;
         lock(&self.shared.store).append(e)?;
-        Ok(SessionSummary { windows_classified, windows_without_gravity })
+        Ok(SessionSummary { windows_classified, windows_without_gravity, windows_refused })
     }
 }
 

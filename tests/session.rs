@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use motiongate::consent::{CollectionMethod, ConsentError, Gate, Gated, Sensors, StateKind, Store};
 use motiongate::sample::SampleError;
-use motiongate::{ActivityEvent, Sample, Session, SessionError};
+use motiongate::{Activity, ActivityEvent, RefusedWindows, Sample, Session, SessionError};
 use proptest::prelude::*;
 
 const KEY: &[u8] = b"session-test-key-0123456789";
@@ -87,17 +87,36 @@ fn a_session_counts_windows_without_gravity_and_reports_them_at_close() {
         let t = t_ns as f32 * 1e-9;
         Sample::accel(t_ns, 0.2 * (3.0 * t).sin(), 0.1, g + 0.5 * (11.0 * t).sin())
     };
-    for (g, expect_without) in [(9.81f32, false), (0.0, true)] {
+    // Then (a third) with gravity in g, as iOS's CoreMotion reports it: refused unjudged, window by window.
+    for (g, expect_without, expect_in_g) in [(9.81f32, false, false), (0.0, true, false), (9.81, false, true)] {
         let mut session = gate.open_session_at(2).unwrap();
-        let samples: Vec<Sample> = (0..1000).map(|i| sway(i * 20_000_000, g)).collect();
+        let samples: Vec<Sample> = (0..1000)
+            .map(|i| {
+                let s = sway(i * 20_000_000, g);
+                if expect_in_g {
+                    Sample::accel(s.t_ns, s.accel.x / 9.81, s.accel.y / 9.81, s.accel.z / 9.81)
+                } else {
+                    s
+                }
+            })
+            .collect();
         session.push(&samples).unwrap();
         let windows = session.windows_classified();
         assert!(windows >= 5, "{windows}");
         let without = session.windows_without_gravity();
-        assert_eq!(without, if expect_without { windows } else { 0 }, "gravity {g}");
+        assert_eq!(without, if expect_without { windows } else { 0 }, "gravity {g}, in g {expect_in_g}");
+        let refused = session.windows_refused();
+        let expected = RefusedWindows { dead_sensor: 0, acceleration_in_g: if expect_in_g { windows } else { 0 } };
+        assert_eq!(refused, expected, "gravity {g}, in g {expect_in_g}");
+        // Every window of the stream in g was reported unknown.
+        let events: Vec<_> = std::iter::from_fn(|| session.next_event()).collect();
+        if expect_in_g {
+            assert!(!events.is_empty() && events.iter().all(|e| e.activity == Activity::Unknown), "{events:?}");
+        }
         let summary = session.close(3).unwrap();
         assert_eq!(summary.windows_classified, windows);
         assert_eq!(summary.windows_without_gravity, without);
+        assert_eq!(summary.windows_refused, refused);
     }
 }
 

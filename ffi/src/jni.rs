@@ -335,6 +335,30 @@ pub extern "system" fn Java_org_motiongate_Native_sessionWindows<'l>(
     .resolve::<ThrowRuntimeExAndDefault>()
 }
 
+/// `static native int sessionWindowsRefused(long session, long[] out)`: `out` = {windows refused as a dead sensor,
+/// windows refused as acceleration in g}.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionWindowsRefused<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    env.with_env(|env| -> JResult<jint> {
+        if out.is_null() || out.len(env)? < 2 {
+            return Ok(invalid("out must be a long[2]"));
+        }
+        let (mut dead_sensor, mut in_g) = (0u64, 0u64);
+        // SAFETY: `session` is 0 or a live handle used by one thread at a time; both outputs are writable locals.
+        let s = unsafe { mg_session_windows_refused(handle(session), &mut dead_sensor, &mut in_g) };
+        if s == mg_status::MG_OK {
+            out.set_region(env, 0, &[dead_sensor as jlong, in_g as jlong])?;
+        }
+        Ok(status(s))
+    })
+    .resolve::<ThrowRuntimeExAndDefault>()
+}
+
 /// `static native int sessionStatus(long session)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_sessionStatus<'l>(

@@ -109,7 +109,7 @@ pub enum mg_event_kind {
 /// One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
 /// `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
 /// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1. `mg_session_windows` counts the
-/// windows whose input held no gravity.
+/// windows whose input held no gravity, `mg_session_windows_refused` those refused as acceleration in g.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct mg_sample {
@@ -930,6 +930,48 @@ pub unsafe extern "C" fn mg_session_windows(
         unsafe {
             out_classified.write(classified);
             out_without_gravity.write(without_gravity);
+        }
+        mg_status::MG_OK
+    })
+}
+
+/// Writes how many of this session's windows were refused unjudged (reported `MG_UNKNOWN`), by reason: as a dead
+/// sensor (no variation at all: all-zero or frozen values) to `*out_dead_sensor`, as acceleration in g where m/s^2
+/// are expected to `*out_in_g`. iOS's CoreMotion reports g: pass `-9.80665` times its values (see `mg_sample`); a
+/// `*out_in_g` that grows with the windows classified (`mg_session_windows`) means the app forgot. A window without
+/// gravity whose slow component is about 1 m/s^2 is taken for gravity in g only when the stream has not come near
+/// 0 m/s^2 (as linear acceleration does between a vehicle's manoeuvres) in the last 30 s. Both out pointers are
+/// required (NULL or misaligned: `MG_ERR_INVALID_ARGUMENT`, nothing written).
+///
+/// Counts, not signal data: as for `mg_session_windows`, readable in every consent state and not reset by a wipe.
+/// Same threading as `mg_session_next_event`.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; `out_dead_sensor` and `out_in_g` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_windows_refused(
+    session: *mut mg_session,
+    out_dead_sensor: *mut u64,
+    out_in_g: *mut u64,
+) -> mg_status {
+    guard(|| {
+        // SAFETY: caller contract.
+        let session = match unsafe { session_mut(session) } {
+            Ok(s) => s,
+            Err(s) => return s,
+        };
+        if let Some(s) = unusable(out_dead_sensor, "out_dead_sensor") {
+            return s;
+        }
+        if let Some(s) = unusable(out_in_g, "out_in_g") {
+            return s;
+        }
+        let refused = session.windows_refused();
+        // SAFETY: both are non-NULL, aligned (checked above) and writable (caller contract).
+        unsafe {
+            out_dead_sensor.write(refused.dead_sensor);
+            out_in_g.write(refused.acceleration_in_g);
         }
         mg_status::MG_OK
     })

@@ -459,3 +459,70 @@ fn window_counts_tell_input_without_gravity_and_survive_the_wipe() {
         mg_gate_free(g);
     }
 }
+
+#[test]
+fn refused_window_counts_tell_acceleration_in_g_and_a_dead_sensor() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (g, raw) = granted_session(&dir.path().join("r.json"));
+    unsafe {
+        let refused = |s: *mut mg_session| {
+            let (mut dead, mut in_g) = (u64::MAX, u64::MAX);
+            assert_eq!(mg_session_windows_refused(s, &mut dead, &mut in_g), MG_OK);
+            (dead, in_g)
+        };
+        let (mut dead, mut in_g) = (u64::MAX, u64::MAX);
+        assert_eq!(mg_session_windows_refused(null_mut(), &mut dead, &mut in_g), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("session is NULL"), "{}", last_error());
+        assert_eq!(mg_session_windows_refused(raw, null_mut(), &mut in_g), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("out_dead_sensor"), "{}", last_error());
+        assert_eq!(mg_session_windows_refused(raw, &mut dead, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("out_in_g"), "{}", last_error());
+        let mut words = [0u64; 2];
+        let bytes = words.as_mut_ptr().cast::<u8>();
+        assert_eq!(mg_session_windows_refused(raw, bytes.add(3).cast::<u64>(), &mut in_g), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("aligned"), "{}", last_error());
+        assert_eq!((words, dead, in_g), ([0; 2], u64::MAX, u64::MAX), "nothing is written on a refused call");
+        assert_eq!(refused(raw), (0, 0));
+
+        // 20 s at 50 Hz: the raw accelerometer in m/s^2, the same in g (iOS's unit, unconverted), a dead sensor.
+        let (mut in_g_session, mut dead_session) = (null_mut(), null_mut());
+        assert_eq!(mg_session_open(g, &mut in_g_session), MG_OK);
+        assert_eq!(mg_session_open(g, &mut dead_session), MG_OK);
+        let metres = sway(1000, 9.81);
+        let gs: Vec<mg_sample> =
+            metres.iter().map(|s| mg_sample { ax: s.ax / 9.81, ay: s.ay / 9.81, az: s.az / 9.81, ..*s }).collect();
+        let zeros: Vec<mg_sample> = metres.iter().map(|s| mg_sample { t_ns: s.t_ns, ..mg_sample::default() }).collect();
+        for (s, input) in [(raw, &metres), (in_g_session, &gs), (dead_session, &zeros)] {
+            assert_eq!(mg_session_push(s, input.as_ptr(), input.len()), MG_OK);
+        }
+        let classified = |s: *mut mg_session| {
+            let (mut classified, mut no_gravity) = (u64::MAX, u64::MAX);
+            assert_eq!(mg_session_windows(s, &mut classified, &mut no_gravity), MG_OK);
+            assert_eq!(no_gravity, 0);
+            classified
+        };
+        let n = classified(raw);
+        assert!(n >= 5, "{n}");
+        assert_eq!((classified(in_g_session), classified(dead_session)), (n, n));
+        assert_eq!(refused(raw), (0, 0));
+        assert_eq!(refused(in_g_session), (0, n));
+        assert_eq!(refused(dead_session), (n, 0));
+        // Refused windows are reported unknown, never as an activity.
+        let mut ev = blank_event();
+        let mut updates = 0;
+        while mg_session_next_event(in_g_session, &mut ev) == MG_OK {
+            assert_eq!(ev.activity, mg_activity::MG_UNKNOWN);
+            updates += usize::from(ev.kind == mg_event_kind::MG_UPDATE);
+        }
+        assert_eq!(updates as u64, n);
+        // Counts survive the withdrawal's wipe.
+        let mut wiped = 0;
+        assert_eq!(mg_gate_withdraw(g, T0 + 1, &mut wiped), MG_OK);
+        assert_eq!(refused(in_g_session), (0, n));
+        for s in [raw, in_g_session, dead_session] {
+            mg_session_free(s);
+        }
+        mg_gate_free(g);
+    }
+}

@@ -130,17 +130,27 @@ fuzz_target!(|input: &[u8]| {
                     let _ = mg_gate_state(gate, ptr::null_mut());
                 }
                 9 => {
-                    // The window counts: readable in every consent state, never more without gravity than classified.
+                    // The window counts: readable in every consent state; the windows without gravity and the
+                    // windows refused are disjoint parts of the windows classified.
                     let (mut classified, mut without_gravity) = (u64::MAX, u64::MAX);
+                    let (mut dead, mut in_g) = (u64::MAX, u64::MAX);
                     let st = mg_session_windows(session, &mut classified, &mut without_gravity);
+                    let st_refused = mg_session_windows_refused(session, &mut dead, &mut in_g);
                     if session.is_null() {
                         assert_eq!(st, mg_status::MG_ERR_INVALID_ARGUMENT);
+                        assert_eq!(st_refused, mg_status::MG_ERR_INVALID_ARGUMENT);
                     } else {
                         assert_eq!(st, mg_status::MG_OK);
-                        assert!(without_gravity <= classified, "{without_gravity} of {classified}");
+                        assert_eq!(st_refused, mg_status::MG_OK);
+                        assert!(
+                            without_gravity + dead + in_g <= classified,
+                            "{without_gravity} + {dead} + {in_g} of {classified}"
+                        );
                     }
                     let _ = mg_session_windows(session, ptr::null_mut(), &mut without_gravity);
                     let _ = mg_session_windows(session, &mut classified, ptr::null_mut());
+                    let _ = mg_session_windows_refused(session, ptr::null_mut(), &mut in_g);
+                    let _ = mg_session_windows_refused(session, &mut dead, ptr::null_mut());
                 }
                 _ => {
                     // NULL and bad-length arguments.

@@ -132,6 +132,23 @@ pub enum ReadError {
         /// The median interval, ns.
         median_interval_ns: i64,
     },
+    /// The acceleration of a trace reads as gravity in g, not in m/s^2: over its whole seconds, the mean
+    /// acceleration is never gravity in m/s^2 ([`crate::sample::SLOW_NORM_OF_GRAVITY`]) nor near 0 as linear
+    /// acceleration would be ([`crate::pipeline::LINEAR_SLOW_NORM_MAX`]), and mostly about 1
+    /// ([`crate::sample::SLOW_NORM_OF_G_UNITS`]).
+    #[error(
+        "{file}: acceleration is in g, not m/s^2: the mean acceleration of {seconds_in_g} of its {seconds} whole \
+         seconds is about 1 (gravity reads 9.81 m/s^2) and of none is it gravity in m/s^2 or near 0; multiply ax, ay, \
+         az by 9.80665 (iOS's CoreMotion reports g)"
+    )]
+    AccelerationInG {
+        /// File path.
+        file: String,
+        /// Whole seconds whose mean acceleration is about 1.
+        seconds_in_g: usize,
+        /// Whole seconds of the trace.
+        seconds: usize,
+    },
     /// A row parsed but the sample is not plausible (NaN, beyond the sensor range).
     #[error("{file}:{line}: invalid sample: {source}")]
     InvalidSample {
@@ -179,6 +196,7 @@ impl ReadError {
             | ReadError::TimeRepeated { file, .. }
             | ReadError::TimeOutOfRange { file, .. }
             | ReadError::ImplausibleRate { file, .. }
+            | ReadError::AccelerationInG { file, .. }
             | ReadError::InvalidSample { file, .. }
             | ReadError::UnknownLabel { file, .. } => file,
             ReadError::Layout { path, .. } => path,

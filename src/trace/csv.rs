@@ -355,6 +355,7 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
         return Err(ReadError::Empty { file: name.to_string() });
     }
     check_rate(name, &samples)?;
+    check_acceleration_unit(name, &samples)?;
     if meta.subject.is_empty() {
         meta.subject = file_stem(Path::new(name));
     }
@@ -396,6 +397,44 @@ fn check_rate(name: &str, samples: &[Sample]) -> Result<(), ReadError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Fewest whole seconds over which a trace's acceleration unit is judged ([`check_acceleration_unit`]).
+pub const MIN_SECONDS_FOR_UNIT_CHECK: usize = 10;
+
+/// A trace whose acceleration reads as gravity in g (iOS's CoreMotion unit) rather than m/s^2 is refused
+/// ([`ReadError::AccelerationInG`]) rather than read into windows the pipeline would refuse one by one: over the
+/// trace's whole seconds (at least [`MIN_SECONDS_FOR_UNIT_CHECK`]), the mean acceleration is never gravity in m/s^2
+/// nor near 0 (a source of linear acceleration returns there between manoeuvres, see
+/// [`crate::pipeline::RefusalCheck`]), and is about 1 in at least half of them.
+pub fn check_acceleration_unit(name: &str, samples: &[Sample]) -> Result<(), ReadError> {
+    use crate::sample::{SLOW_NORM_OF_GRAVITY, SLOW_NORM_OF_G_UNITS};
+    let Some(t0) = samples.first().map(|s| s.t_ns) else { return Ok(()) };
+    let (mut seconds, mut seconds_in_g, mut other_sources) = (0usize, 0usize, 0usize);
+    let mut judge = |sum: nalgebra::Vector3<f64>, n: usize| {
+        let norm = (sum / n as f64).norm() as f32;
+        seconds += 1;
+        seconds_in_g += usize::from(SLOW_NORM_OF_G_UNITS.contains(&norm));
+        other_sources +=
+            usize::from(SLOW_NORM_OF_GRAVITY.contains(&norm) || norm <= crate::pipeline::LINEAR_SLOW_NORM_MAX);
+    };
+    let (mut second, mut sum, mut n) = (0i64, nalgebra::Vector3::<f64>::zeros(), 0usize);
+    for s in samples {
+        let k = s.t_ns.saturating_sub(t0) / 1_000_000_000;
+        if k != second {
+            if n > 0 {
+                judge(sum, n);
+            }
+            (second, sum, n) = (k, nalgebra::Vector3::zeros(), 0);
+        }
+        sum += s.accel.cast::<f64>();
+        n += 1;
+    }
+    // The last second is whole only if the trace reaches its end; a partial one is left out.
+    if seconds >= MIN_SECONDS_FOR_UNIT_CHECK && other_sources == 0 && seconds_in_g * 2 >= seconds {
+        return Err(ReadError::AccelerationInG { file: name.to_string(), seconds_in_g, seconds });
+    }
+    Ok(())
 }
 
 fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Result<f32, ReadError> {

@@ -199,6 +199,22 @@ public final class FlowTest {
                 System.out.println("linear acceleration: " + lc + " windows classified, " + lw + " without gravity");
                 check(lc >= 5, "windows classified without gravity: " + lc);
                 check(lw == lc, "windows without gravity: " + lw + " of " + lc);
+                check(s.windowsRefusedInG() == 0 && s.windowsRefusedDeadSensor() == 0, "linear acceleration refused");
+            }
+            // The same sway around gravity in g, as iOS's CoreMotion reports it: refused unjudged, every window.
+            for (int j = 0; j < m; j++) {
+                sa[3 * j + 2] = (float) (1.0 + 0.05 * Math.sin(11.0 * j * 0.02));
+            }
+            try (Session s = linear.openSession()) {
+                s.push(st, sa, null);
+                long gc = s.windowsClassified();
+                long gi = s.windowsRefusedInG();
+                System.out.println("gravity in g: " + gc + " windows classified, " + gi + " refused as g");
+                check(gc >= 5 && gi == gc, "windows refused as g: " + gi + " of " + gc);
+                check(s.windowsWithoutGravity() == 0 && s.windowsRefusedDeadSensor() == 0, "g windows miscounted");
+                for (Event e = s.nextEvent(); e != null; e = s.nextEvent()) {
+                    check(e.activity == Activity.UNKNOWN, "a decision on input in g: " + e.activity);
+                }
             }
         }
 

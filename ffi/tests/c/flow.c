@@ -296,22 +296,38 @@ int main(int argc, char **argv) {
     CHECK_STATUS(mg_gate_open(record, KEY, sizeof KEY, PURPOSE, POLICY, &gate), MG_OK);
     CHECK_STATUS(mg_gate_grant(gate, T0 + 70000), MG_OK);
 
-    /* 20 s of the same sway with gravity, then as linear acceleration: only the latter's windows lack gravity. */
+    /* 20 s of the same sway with gravity, then as linear acceleration, then with gravity in g (iOS's unit, passed
+     * unconverted): only the second's windows lack gravity, only the third's are refused as acceleration in g. */
     enum { SWAY_N = 1000 };
     mg_sample *swaying = malloc(SWAY_N * sizeof *swaying);
     CHECK(swaying != NULL, "out of memory");
-    const float gravities[2] = {9.81f, 0.0f};
-    for (int k = 0; k < 2; k++) {
-        sway(swaying, SWAY_N, gravities[k]);
+    const float gravities[3] = {9.81f, 0.0f, 1.0f};
+    for (int k = 0; k < 3; k++) {
+        sway(swaying, SWAY_N, gravities[k] == 1.0f ? 9.81f : gravities[k]);
+        if (gravities[k] == 1.0f) {
+            for (int j = 0; j < SWAY_N; j++) {
+                swaying[j].ax /= 9.81f;
+                swaying[j].ay /= 9.81f;
+                swaying[j].az /= 9.81f;
+            }
+        }
         mg_session *s = NULL;
         CHECK_STATUS(mg_session_open(gate, &s), MG_OK);
         CHECK_STATUS(mg_session_push(s, swaying, SWAY_N), MG_OK);
         CHECK_STATUS(mg_session_windows(s, &classified, &no_gravity), MG_OK);
-        printf("sway with z around %.2f: %llu windows classified, %llu without gravity\n", gravities[k],
-               (unsigned long long)classified, (unsigned long long)no_gravity);
+        uint64_t dead = UINT64_MAX, in_g = UINT64_MAX;
+        CHECK_STATUS(mg_session_windows_refused(s, &dead, &in_g), MG_OK);
+        printf("sway with z around %.2f: %llu windows classified, %llu without gravity, %llu refused as g\n",
+               gravities[k], (unsigned long long)classified, (unsigned long long)no_gravity,
+               (unsigned long long)in_g);
         CHECK(classified >= 5, "windows classified: %llu", (unsigned long long)classified);
         CHECK(no_gravity == (gravities[k] == 0.0f ? classified : 0), "windows without gravity: %llu",
               (unsigned long long)no_gravity);
+        CHECK(dead == 0 && in_g == (gravities[k] == 1.0f ? classified : 0), "windows refused: %llu dead, %llu in g",
+              (unsigned long long)dead, (unsigned long long)in_g);
+        CHECK_STATUS(mg_session_windows_refused(s, NULL, &in_g), MG_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(mg_session_windows_refused(s, &dead, NULL), MG_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(mg_session_windows_refused(NULL, &dead, &in_g), MG_ERR_INVALID_ARGUMENT);
         mg_session_free(s);
     }
     free(swaying);

@@ -32,6 +32,9 @@ final class Native {
     /** out = {windows classified, of those the windows without gravity}. */
     static native int sessionWindows(long session, long[] out);
 
+    /** out = {windows refused as a dead sensor, windows refused as acceleration in g}. */
+    static native int sessionWindowsRefused(long session, long[] out);
+
     static native int sessionStatus(long session);
 
     static native void sessionFree(long session);

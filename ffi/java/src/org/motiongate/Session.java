@@ -55,12 +55,35 @@ public final class Session implements AutoCloseable {
 
     /**
      * Of {@link #windowsClassified()}, the windows whose input held no gravity: the app is feeding
-     * {@code TYPE_LINEAR_ACCELERATION} instead of {@code TYPE_ACCELEROMETER}, and decisions are less reliable (a
-     * still phone is often read as a vehicle). A count, not signal data: readable also after consent ended, and a
+     * {@code TYPE_LINEAR_ACCELERATION} instead of {@code TYPE_ACCELEROMETER}, and decisions are less reliable (the
+     * model then has no vertical axis). A count, not signal data: readable also after consent ended, and a
      * withdrawal's wipe does not reset it.
      */
     public synchronized long windowsWithoutGravity() {
         return windows()[1];
+    }
+
+    /**
+     * Of {@link #windowsClassified()}, the windows refused unjudged (reported {@link Activity#UNKNOWN}) as a dead
+     * sensor: no variation at all ({@code mg_session_windows_refused}). A count, not signal data, as above.
+     */
+    public synchronized long windowsRefusedDeadSensor() {
+        return windowsRefused()[0];
+    }
+
+    /**
+     * Of {@link #windowsClassified()}, the windows refused unjudged as acceleration in g where m/s^2 are expected
+     * ({@code mg_session_windows_refused}): a count that grows means the values need multiplying by 9.80665. A
+     * count, not signal data, as above.
+     */
+    public synchronized long windowsRefusedInG() {
+        return windowsRefused()[1];
+    }
+
+    private long[] windowsRefused() {
+        long[] out = new long[2];
+        Native.check(Native.sessionWindowsRefused(live(), out));
+        return out;
     }
 
     private long[] windows() {
