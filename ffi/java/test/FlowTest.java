@@ -212,8 +212,8 @@ public final class FlowTest {
                 System.out.println("gravity in g: " + gc + " windows classified, " + gi + " refused as g");
                 check(gc >= 5 && gi == gc, "windows refused as g: " + gi + " of " + gc);
                 check(s.windowsWithoutGravity() == 0 && s.windowsRefusedDeadSensor() == 0, "g windows miscounted");
-                for (Event e = s.nextEvent(); e != null; e = s.nextEvent()) {
-                    check(e.activity == Activity.UNKNOWN, "a decision on input in g: " + e.activity);
+                for (Event ev = s.nextEvent(); ev != null; ev = s.nextEvent()) {
+                    check(ev.activity == Activity.UNKNOWN, "a decision on input in g: " + ev.activity);
                 }
             }
         }
