@@ -54,13 +54,14 @@ pub enum Refusal {
     AccelerationInG,
 }
 
-/// Windows refused unjudged since a pipeline (or session) was created, by reason ([`RefusalCheck`]). A count, not signal
-/// data: a wipe does not reset it.
+/// Windows refused unjudged since a pipeline (or session) was created, by reason (the pipeline's refusal check, see
+/// `Session::windows_refused`). A count, not signal data: a wipe does not reset it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefusedWindows {
-    /// Windows refused as a dead sensor ([`Refusal::DeadSensor`]).
+    /// Windows refused as a dead sensor: no variation at all (all-zero or frozen values).
     pub dead_sensor: u64,
-    /// Windows refused as acceleration in g ([`Refusal::AccelerationInG`]).
+    /// Windows refused as acceleration in g: a slow component of about 1 where gravity should read 9.8 (iOS's
+    /// CoreMotion reports g), in a stream that has not come near 0 as linear acceleration would.
     pub acceleration_in_g: u64,
 }
 
