@@ -37,6 +37,24 @@ fn handle<T>(h: jlong) -> *mut T {
     h as usize as *mut T
 }
 
+/// The body of the session's count getters: checks that `out` is a `long[2]`, calls `get` with two locals and, when
+/// it succeeds, copies them into `out`.
+fn count_pair(
+    env: &mut Env<'_>,
+    out: &JLongArray<'_>,
+    get: impl FnOnce(&mut u64, &mut u64) -> mg_status,
+) -> JResult<jint> {
+    if out.is_null() || out.len(env)? < 2 {
+        return Ok(invalid("out must be a long[2]"));
+    }
+    let (mut first, mut second) = (0u64, 0u64);
+    let s = get(&mut first, &mut second);
+    if s == mg_status::MG_OK {
+        out.set_region(env, 0, &[first as jlong, second as jlong])?;
+    }
+    Ok(status(s))
+}
+
 fn static_str<'l>(env: &mut Env<'l>, p: *const c_char) -> JResult<JString<'l>> {
     // SAFETY: `p` comes from mg_status_str / mg_version / mg_last_error: never NULL, NUL-terminated, valid at least
     // until the next failing call on this thread (we copy it right away).
@@ -320,19 +338,9 @@ pub extern "system" fn Java_org_motiongate_Native_sessionWindows<'l>(
     session: jlong,
     out: JLongArray<'l>,
 ) -> jint {
-    env.with_env(|env| -> JResult<jint> {
-        if out.is_null() || out.len(env)? < 2 {
-            return Ok(invalid("out must be a long[2]"));
-        }
-        let (mut classified, mut without_gravity) = (0u64, 0u64);
-        // SAFETY: `session` is 0 or a live handle used by one thread at a time; both outputs are writable locals.
-        let s = unsafe { mg_session_windows(handle(session), &mut classified, &mut without_gravity) };
-        if s == mg_status::MG_OK {
-            out.set_region(env, 0, &[classified as jlong, without_gravity as jlong])?;
-        }
-        Ok(status(s))
-    })
-    .resolve::<ThrowRuntimeExAndDefault>()
+    // SAFETY: `session` is 0 or a live handle used by one thread at a time; `count_pair` passes writable locals.
+    env.with_env(|env| count_pair(env, &out, |a, b| unsafe { mg_session_windows(handle(session), a, b) }))
+        .resolve::<ThrowRuntimeExAndDefault>()
 }
 
 /// `static native int sessionWindowsRefused(long session, long[] out)`: `out` = {windows refused as a dead sensor,
@@ -344,19 +352,9 @@ pub extern "system" fn Java_org_motiongate_Native_sessionWindowsRefused<'l>(
     session: jlong,
     out: JLongArray<'l>,
 ) -> jint {
-    env.with_env(|env| -> JResult<jint> {
-        if out.is_null() || out.len(env)? < 2 {
-            return Ok(invalid("out must be a long[2]"));
-        }
-        let (mut dead_sensor, mut in_g) = (0u64, 0u64);
-        // SAFETY: `session` is 0 or a live handle used by one thread at a time; both outputs are writable locals.
-        let s = unsafe { mg_session_windows_refused(handle(session), &mut dead_sensor, &mut in_g) };
-        if s == mg_status::MG_OK {
-            out.set_region(env, 0, &[dead_sensor as jlong, in_g as jlong])?;
-        }
-        Ok(status(s))
-    })
-    .resolve::<ThrowRuntimeExAndDefault>()
+    // SAFETY: `session` is 0 or a live handle used by one thread at a time; `count_pair` passes writable locals.
+    env.with_env(|env| count_pair(env, &out, |a, b| unsafe { mg_session_windows_refused(handle(session), a, b) }))
+        .resolve::<ThrowRuntimeExAndDefault>()
 }
 
 /// `static native int sessionStatus(long session)`

@@ -718,6 +718,32 @@ unsafe fn session_mut<'a>(session: *mut mg_session) -> Result<&'a mut Session, m
     Ok(unsafe { &mut *std::ptr::addr_of_mut!((*session).session) })
 }
 
+/// The body of the session's count getters (`mg_session_windows`, `mg_session_windows_refused`): checks the handle
+/// and both out pointers (a NULL or misaligned one: `MG_ERR_INVALID_ARGUMENT` naming it, nothing written), then
+/// writes the two counts `counts` reads. Counts are readable in every consent state, so the gate is not consulted.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; each out pointer is NULL or writable.
+unsafe fn write_count_pair(
+    session: *mut mg_session,
+    outs: [(*mut u64, &str); 2],
+    counts: impl FnOnce(&Session) -> [u64; 2],
+) -> mg_status {
+    // SAFETY: caller contract.
+    let session = match unsafe { session_mut(session) } {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    if let Some(s) = outs.iter().find_map(|&(p, name)| unusable(p, name)) {
+        return s;
+    }
+    for ((p, _), value) in outs.into_iter().zip(counts(session)) {
+        // SAFETY: non-NULL, aligned (checked above) and writable (caller contract).
+        unsafe { p.write(value) };
+    }
+    mg_status::MG_OK
+}
+
 const CHUNK: usize = 64;
 
 /// Converts one C sample; the gyroscope reading is not even copied when the grant does not cover it.
@@ -913,26 +939,9 @@ pub unsafe extern "C" fn mg_session_windows(
     out_classified: *mut u64,
     out_without_gravity: *mut u64,
 ) -> mg_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let session = match unsafe { session_mut(session) } {
-            Ok(s) => s,
-            Err(s) => return s,
-        };
-        if let Some(s) = unusable(out_classified, "out_classified") {
-            return s;
-        }
-        if let Some(s) = unusable(out_without_gravity, "out_without_gravity") {
-            return s;
-        }
-        let (classified, without_gravity) = (session.windows_classified(), session.windows_without_gravity());
-        // SAFETY: both are non-NULL, aligned (checked above) and writable (caller contract).
-        unsafe {
-            out_classified.write(classified);
-            out_without_gravity.write(without_gravity);
-        }
-        mg_status::MG_OK
-    })
+    let outs = [(out_classified, "out_classified"), (out_without_gravity, "out_without_gravity")];
+    // SAFETY: this function's contract is `write_count_pair`'s.
+    guard(|| unsafe { write_count_pair(session, outs, |s| [s.windows_classified(), s.windows_without_gravity()]) })
 }
 
 /// Writes how many of this session's windows were refused unjudged (reported `MG_UNKNOWN`), by reason: as a dead
@@ -955,25 +964,13 @@ pub unsafe extern "C" fn mg_session_windows_refused(
     out_dead_sensor: *mut u64,
     out_in_g: *mut u64,
 ) -> mg_status {
-    guard(|| {
-        // SAFETY: caller contract.
-        let session = match unsafe { session_mut(session) } {
-            Ok(s) => s,
-            Err(s) => return s,
-        };
-        if let Some(s) = unusable(out_dead_sensor, "out_dead_sensor") {
-            return s;
-        }
-        if let Some(s) = unusable(out_in_g, "out_in_g") {
-            return s;
-        }
-        let refused = session.windows_refused();
-        // SAFETY: both are non-NULL, aligned (checked above) and writable (caller contract).
-        unsafe {
-            out_dead_sensor.write(refused.dead_sensor);
-            out_in_g.write(refused.acceleration_in_g);
-        }
-        mg_status::MG_OK
+    let outs = [(out_dead_sensor, "out_dead_sensor"), (out_in_g, "out_in_g")];
+    // SAFETY: this function's contract is `write_count_pair`'s.
+    guard(|| unsafe {
+        write_count_pair(session, outs, |s| {
+            let refused = s.windows_refused();
+            [refused.dead_sensor, refused.acceleration_in_g]
+        })
     })
 }
 

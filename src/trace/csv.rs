@@ -410,28 +410,20 @@ pub const MIN_SECONDS_FOR_UNIT_CHECK: usize = 10;
 pub fn check_acceleration_unit(name: &str, samples: &[Sample]) -> Result<(), ReadError> {
     use crate::sample::{SLOW_NORM_OF_GRAVITY, SLOW_NORM_OF_G_UNITS};
     let Some(t0) = samples.first().map(|s| s.t_ns) else { return Ok(()) };
-    let (mut seconds, mut seconds_in_g, mut other_sources) = (0usize, 0usize, 0usize);
-    let mut judge = |sum: nalgebra::Vector3<f64>, n: usize| {
-        let norm = (sum / n as f64).norm() as f32;
-        seconds += 1;
-        seconds_in_g += usize::from(SLOW_NORM_OF_G_UNITS.contains(&norm));
-        other_sources +=
-            usize::from(SLOW_NORM_OF_GRAVITY.contains(&norm) || norm <= crate::pipeline::LINEAR_SLOW_NORM_MAX);
-    };
-    let (mut second, mut sum, mut n) = (0i64, nalgebra::Vector3::<f64>::zeros(), 0usize);
-    for s in samples {
-        let k = s.t_ns.saturating_sub(t0) / 1_000_000_000;
-        if k != second {
-            if n > 0 {
-                judge(sum, n);
-            }
-            (second, sum, n) = (k, nalgebra::Vector3::zeros(), 0);
-        }
-        sum += s.accel.cast::<f64>();
-        n += 1;
-    }
+    let second = |s: &Sample| s.t_ns.saturating_sub(t0) / 1_000_000_000;
+    let mut norms: Vec<f32> = samples
+        .chunk_by(|a, b| second(a) == second(b))
+        .map(|c| {
+            (c.iter().map(|s| s.accel.cast::<f64>()).sum::<nalgebra::Vector3<f64>>() / c.len() as f64).norm() as f32
+        })
+        .collect();
     // The last second is whole only if the trace reaches its end; a partial one is left out.
-    if seconds >= MIN_SECONDS_FOR_UNIT_CHECK && other_sources == 0 && seconds_in_g * 2 >= seconds {
+    norms.pop();
+    let seconds = norms.len();
+    let seconds_in_g = norms.iter().filter(|n| SLOW_NORM_OF_G_UNITS.contains(n)).count();
+    let other_sources =
+        norms.iter().any(|n| SLOW_NORM_OF_GRAVITY.contains(n) || *n <= crate::pipeline::LINEAR_SLOW_NORM_MAX);
+    if seconds >= MIN_SECONDS_FOR_UNIT_CHECK && !other_sources && seconds_in_g * 2 >= seconds {
         return Err(ReadError::AccelerationInG { file: name.to_string(), seconds_in_g, seconds });
     }
     Ok(())
