@@ -39,8 +39,10 @@ pub struct WindowRecord {
     pub end_ns: i64,
     /// Input rate over the window, Hz.
     pub input_rate_hz: f32,
-    /// Whether the window carries evidence the model may judge (see [`crate::pipeline::RefusalCheck`]).
+    /// Whether a session would judge the window (see [`crate::pipeline::RefusalCheck`]).
     pub classifiable: bool,
+    /// Whether training learns from the window ([`crate::pipeline::RefusalRule::Training`]).
+    pub learnable: bool,
     /// Whether the window's input held gravity ([`crate::window::WindowView::holds_gravity`]): which of the model's
     /// experts judges it.
     pub holds_gravity: bool,
@@ -91,6 +93,7 @@ fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result
     let mut max_gap = 0i64;
     // As in a live session: one check along the whole stream, across gaps (a gap does not change the source).
     let mut refusal_check = crate::pipeline::RefusalCheck::new();
+    let mut training_check = crate::pipeline::RefusalCheck::with_rule(crate::pipeline::RefusalRule::Training);
     for (index, s) in trace.samples.iter().enumerate() {
         let outcome = front
             .push(s, |view, fv, slow_fv| {
@@ -106,6 +109,7 @@ fn featurize_with(trace: &Trace, config: &PipelineConfig, blind: bool) -> Result
                     end_ns: view.end_ns,
                     input_rate_hz: view.input_rate_hz,
                     classifiable: refusal_check.check(view, fv).is_none(),
+                    learnable: training_check.check(view, fv).is_none(),
                     holds_gravity: view.holds_gravity(),
                     max_gap_before_ns: max_gap,
                     features: *fv,

@@ -1271,7 +1271,7 @@ fn examples<'a>(sets: impl Iterator<Item = &'a TraceWindows>, opts: &TrainOption
         let g = *datasets.entry(tw.meta.dataset.clone()).or_insert(next);
         for w in &tw.windows {
             let Some((label, purity)) = w.truth else { continue };
-            if !w.classifiable {
+            if !w.learnable {
                 continue;
             }
             if purity < opts.min_purity || w.input_rate_hz < opts.min_rate_hz {

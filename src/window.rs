@@ -38,6 +38,12 @@ impl WindowView {
     pub fn holds_gravity(&self) -> bool {
         self.gravity_fraction >= 0.5
     }
+
+    /// Magnitude of the window's mean acceleration, m/s^2 (its mean vector over the window, as measured).
+    pub fn mean_norm(&self) -> f32 {
+        let mean = |axis: &[f32; WINDOW_LEN]| axis.iter().sum::<f32>() / WINDOW_LEN as f32;
+        Vector3::new(mean(&self.accel[0]), mean(&self.accel[1]), mean(&self.accel[2])).norm()
+    }
 }
 
 impl Default for WindowView {

@@ -876,3 +876,41 @@ fn synthetic_dataset_heads_are_read_by_their_readers() {
         assert!(!traces.is_empty() && traces.iter().all(|t| t.samples.len() >= 10), "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Acceleration in g (iOS's unit passed unconverted), however the phone is turned and whatever the sensor's scale
+// error: every window is refused and counted, and no decision is an activity.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn acceleration_in_g_is_never_an_activity(
+        start in 0usize..9000,
+        len in 1000usize..3000,
+        angles in (-3.2f32..3.2, -1.6f32..1.6, -3.2f32..3.2),
+        scale in 0.85f32..1.15,
+    ) {
+        let r = Rotation3::from_euler_angles(angles.0, angles.1, angles.2);
+        let all = excerpt();
+        let input: Vec<Sample> = all[start..(start + len).min(all.len())]
+            .iter()
+            .map(|s| {
+                let a = r * s.accel * (scale / motiongate::sample::STANDARD_GRAVITY);
+                Sample::accel(s.t_ns, a.x, a.y, a.z)
+            })
+            .collect();
+        let mut p = motiongate::pipeline::Pipeline::new(PipelineConfig::default()).unwrap();
+        let mut events = Vec::new();
+        for s in &input {
+            p.push(s).unwrap();
+            while let Some(e) = p.next_event() {
+                events.push(e);
+            }
+        }
+        prop_assert!(p.windows_classified() >= 5);
+        prop_assert_eq!(p.windows_refused().acceleration_in_g, p.windows_classified());
+        prop_assert_eq!(p.windows_without_gravity(), 0);
+        prop_assert!(events.iter().all(|e| e.activity == motiongate::Activity::Unknown), "{:?}", events);
+    }
+}

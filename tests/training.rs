@@ -43,12 +43,12 @@ fn linear_training_is_deterministic_and_learns() {
     assert_eq!(map(&a.file().free_dense), vec![0, 1, 2, 3, 4, 4]);
     assert_eq!(map(&a.file().free_sparse), vec![0, 1, 2, 3, 4, 4, 4]);
     assert_ne!(a.file().free_dense, a.file().dense, "the gravity-free pair learns from other features");
-    // Training accuracy on the dense windows it saw, as they are and seen blind to gravity by the gravity-free
-    // pair: far above chance (20% for five classes).
+    // Training accuracy on the dense windows it learned from, as they are and seen blind to gravity by the
+    // gravity-free pair: far above chance (20% for five classes).
     for blind in [false, true] {
         let (mut right, mut total) = (0usize, 0usize);
         for tw in &sets {
-            for w in tw.windows.iter().filter(|w| w.classifiable && w.input_rate_hz >= 8.0) {
+            for w in tw.windows.iter().filter(|w| w.learnable && w.input_rate_hz >= 8.0) {
                 let Some((label, purity)) = w.truth else { continue };
                 if purity < 0.9 {
                     continue;
