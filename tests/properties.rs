@@ -904,9 +904,7 @@ proptest! {
         let mut events = Vec::new();
         for s in &input {
             p.push(s).unwrap();
-            while let Some(e) = p.next_event() {
-                events.push(e);
-            }
+            events.extend(std::iter::from_fn(|| p.next_event()));
         }
         prop_assert!(p.windows_classified() >= 5);
         prop_assert_eq!(p.windows_refused().acceleration_in_g, p.windows_classified());
