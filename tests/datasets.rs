@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use motiongate::datasets::{self, DatasetKind, LoadReport, Source};
 use motiongate::trace::Trace;
-use motiongate::Label;
+use motiongate::{Label, Sample};
 
 struct Stats {
     traces: usize,
@@ -412,4 +412,29 @@ fn every_real_trace_converts_to_a_canonical_csv_that_reads_back() {
     write_trace_csv(t, &mut buf).unwrap();
     let back = read_trace_csv_from(buf.as_slice(), "converted.csv").unwrap();
     assert_eq!(back.samples, t.samples);
+}
+
+#[test]
+fn every_real_gyroscope_agrees_with_its_accelerometer_and_would_not_in_degrees() {
+    // The trace CSV reader refuses a gyroscope that contradicts its accelerometer (`check_gyroscope_unit`): no real
+    // trace may, and every real trace judged at all must be refused with its rates read in deg/s (times 180/pi).
+    use motiongate::trace::csv::{check_gyroscope_unit, gyroscope_agreement, MIN_SECOND_PAIRS_FOR_GYRO_CHECK};
+    let Some(root) = common::shared_data_dir() else { return };
+    let traces = datasets::load_all(&root).unwrap();
+    let mut judged = BTreeMap::<String, usize>::new();
+    for t in traces.iter().filter(|t| t.samples.iter().any(|s| s.gyro.is_some())) {
+        let name = t.meta.name();
+        check_gyroscope_unit(&name, &t.samples).unwrap();
+        let degrees: Vec<_> =
+            t.samples.iter().map(|s| Sample { gyro: s.gyro.map(|g| g * 180.0 / std::f32::consts::PI), ..*s }).collect();
+        if gyroscope_agreement(&t.samples).second_pairs >= MIN_SECOND_PAIRS_FOR_GYRO_CHECK {
+            let err = check_gyroscope_unit(&name, &degrees).unwrap_err();
+            assert!(err.to_string().contains("deg/s"), "{err}");
+            *judged.entry(t.meta.dataset.clone()).or_default() += 1;
+        }
+    }
+    println!("traces judged per dataset: {judged:?}");
+    // HAPT (a waist phone) and sp_sw_har (phone and watch, 10-s trials) have gyroscopes sampled with every reading.
+    assert!(judged.get("hapt_kcc2020").is_some_and(|n| *n >= 50), "{judged:?}");
+    assert!(judged.get("sp_sw_har").is_some_and(|n| *n >= 300), "{judged:?}");
 }

@@ -912,3 +912,28 @@ proptest! {
         prop_assert!(events.iter().all(|e| e.activity == motiongate::Activity::Unknown), "{:?}", events);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The gyroscope's unit (`trace::csv::check_gyroscope_unit`): a recording whose gyroscope is in rad/s is never refused,
+// whatever stretch of it and however the phone is turned; its still stretch in deg/s always is.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_gyroscope_is_judged_the_same_however_the_phone_is_turned(
+        start in 0usize..11_000,
+        len in 500usize..12_000,
+        angles in (-3.2f32..3.2, -1.6f32..1.6, -3.2f32..3.2),
+    ) {
+        use motiongate::trace::csv::check_gyroscope_unit;
+        let r = Rotation3::from_euler_angles(angles.0, angles.1, angles.2);
+        let turn = |s: &Sample, scale: f32| Sample { accel: r * s.accel, gyro: s.gyro.map(|g| r * g * scale), ..*s };
+        let all = excerpt();
+        let stretch: Vec<Sample> = all[start..(start + len).min(all.len())].iter().map(|s| turn(s, 1.0)).collect();
+        prop_assert!(check_gyroscope_unit("x", &stretch).is_ok());
+        // The recording's first still stretch (18.6 s) in deg/s.
+        let degrees: Vec<Sample> = all[236..1168].iter().map(|s| turn(s, 180.0 / std::f32::consts::PI)).collect();
+        prop_assert!(check_gyroscope_unit("x", &degrees).is_err());
+    }
+}

@@ -378,3 +378,77 @@ fn acceleration_in_g_is_refused_but_linear_acceleration_is_not() {
     let long = format!("{H}{}", (0..600).map(|i| format!("{},0,0,1.0,,,,\n", i as f64 * 0.02)).collect::<String>());
     assert!(matches!(read_trace_csv_from(long.as_bytes(), "x"), Err(ReadError::AccelerationInG { seconds: 11, .. })));
 }
+
+/// The HAPT excerpt in `data/` (a waist phone with a gyroscope) with every sample passed through `f`, written and
+/// read back as `name`.
+fn excerpt_samples_with(name: &str, f: impl Fn(&Sample) -> Sample) -> Result<Trace, ReadError> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv");
+    let mut t = read_trace_csv(std::path::Path::new(path)).unwrap();
+    t.samples = t.samples.iter().map(f).collect();
+    let mut buf = Vec::new();
+    write_trace_csv(&t, &mut buf).unwrap();
+    read_trace_csv_from(buf.as_slice(), name)
+}
+
+#[test]
+fn a_gyroscope_in_degrees_per_second_is_refused() {
+    use motiongate::trace::csv::{gyroscope_agreement, GYRO_CONTRADICTION_RATIO};
+    let degrees = 180.0 / std::f32::consts::PI;
+    let as_recorded = excerpt_samples_with("data/ok.csv", |s| *s).unwrap();
+    assert!(as_recorded.samples.iter().all(|s| s.gyro.is_some()));
+    let a = gyroscope_agreement(&as_recorded.samples);
+    // 4 minutes: 239 pairs of whole seconds, and the gyroscope explains the tilt better than no turn.
+    assert_eq!(a.second_pairs, 239);
+    assert!(a.error_turned_rad < a.error_unturned_rad, "{a:?}");
+
+    // In deg/s, every turn of the recording's postural transitions and walking reads over 40 rad/s, which the
+    // reader refuses line by line, naming the unit.
+    let e = excerpt_samples_with("data/deg.csv", |s| Sample { gyro: s.gyro.map(|g| g * degrees), ..*s }).unwrap_err();
+    assert!(matches!(&e, ReadError::Parse { line: 94, field, .. } if field == "gz"), "{e:?}");
+    assert!(e.to_string().contains("deg/s"), "{e}");
+    // Its first still stretch (18.6 s, under 40 deg/s throughout), as a gentle recording in deg/s would be: every
+    // value plausible, refused as a whole.
+    let mut still = as_recorded.clone();
+    still.samples =
+        as_recorded.samples[236..1168].iter().map(|s| Sample { gyro: s.gyro.map(|g| g * degrees), ..*s }).collect();
+    still.labels.clear();
+    let mut buf = Vec::new();
+    write_trace_csv(&still, &mut buf).unwrap();
+    let e = read_trace_csv_from(buf.as_slice(), "data/deg.csv").unwrap_err();
+    let ReadError::GyroscopeContradictsAccelerometer { file, second_pairs, error_turned_rad, error_unturned_rad } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!((file.as_str(), *second_pairs), ("data/deg.csv", 18));
+    assert!(*error_turned_rad > GYRO_CONTRADICTION_RATIO * error_unturned_rad, "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.starts_with("data/deg.csv: the gyroscope contradicts the accelerometer") && msg.contains("deg/s"));
+
+    // A gyroscope with every sign flipped misses by about twice what no turn does: a fault this check does not claim
+    // to catch (the threshold is set between that and deg/s), so the file reads.
+    let flipped = excerpt_samples_with("data/flip.csv", |s| Sample { gyro: s.gyro.map(|g| -g), ..*s }).unwrap();
+    let f = gyroscope_agreement(&flipped.samples);
+    assert!(
+        f.error_turned_rad > 1.5 * f.error_unturned_rad
+            && f.error_turned_rad < GYRO_CONTRADICTION_RATIO * f.error_unturned_rad,
+        "{f:?}"
+    );
+
+    // Without gravity (linear acceleration, a centred 1-s mean subtracted) there is no direction to compare: not
+    // judged, even in deg/s.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv");
+    let original = read_trace_csv(std::path::Path::new(path)).unwrap().samples;
+    let linear: Vec<Sample> = (0..original.len())
+        .map(|i| {
+            let w = &original[i.saturating_sub(25)..(i + 25).min(original.len())];
+            let mean = w.iter().map(|x| x.accel).sum::<nalgebra::Vector3<f32>>() / w.len() as f32;
+            Sample { accel: original[i].accel - mean, gyro: original[i].gyro.map(|g| g * degrees), ..original[i] }
+        })
+        .collect();
+    assert_eq!(gyroscope_agreement(&linear).second_pairs, 0);
+    // Under ten pairs of seconds (the first 10 s: nine pairs) the gyroscope is not judged.
+    let short: Vec<Sample> =
+        original[..500].iter().map(|s| Sample { gyro: s.gyro.map(|g| g * degrees), ..*s }).collect();
+    assert_eq!(gyroscope_agreement(&short).second_pairs, 9);
+    assert!(motiongate::trace::csv::check_gyroscope_unit("x", &short).is_ok());
+}

@@ -149,6 +149,25 @@ pub enum ReadError {
         /// Whole seconds of the trace.
         seconds: usize,
     },
+    /// The gyroscope of a trace contradicts its accelerometer ([`crate::trace::csv::check_gyroscope_unit`]):
+    /// gravity's direction turned by the rotation it reports misses the direction the accelerometer sees far more
+    /// than not turning it at all. Most often rates in deg/s where rad/s are expected.
+    #[error(
+        "{file}: the gyroscope contradicts the accelerometer: turned by the rotation it reports, gravity's direction \
+         misses the accelerometer's by {error_turned_rad:.1} rad in total over {second_pairs} pairs of seconds, \
+         against {error_unturned_rad:.1} rad not turned at all; are gx, gy, gz in deg/s (they must be rad/s: divide \
+         by 57.2958), or in other axes or signs than ax, ay, az?"
+    )]
+    GyroscopeContradictsAccelerometer {
+        /// File path.
+        file: String,
+        /// Pairs of consecutive whole seconds compared.
+        second_pairs: usize,
+        /// Total miss, radians, of gravity's direction turned by the gyroscope.
+        error_turned_rad: f64,
+        /// Total miss, radians, of gravity's direction not turned.
+        error_unturned_rad: f64,
+    },
     /// A row parsed but the sample is not plausible (NaN, beyond the sensor range).
     #[error("{file}:{line}: invalid sample: {source}")]
     InvalidSample {
@@ -197,6 +216,7 @@ impl ReadError {
             | ReadError::TimeOutOfRange { file, .. }
             | ReadError::ImplausibleRate { file, .. }
             | ReadError::AccelerationInG { file, .. }
+            | ReadError::GyroscopeContradictsAccelerometer { file, .. }
             | ReadError::InvalidSample { file, .. }
             | ReadError::UnknownLabel { file, .. } => file,
             ReadError::Layout { path, .. } => path,

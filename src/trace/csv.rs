@@ -25,8 +25,10 @@
 //! count, truncated last line, non-UTF-8 byte or line over [`MAX_LINE_BYTES`] is a typed [`ReadError`] naming file,
 //! line and field. A trace of [`MIN_SAMPLES_FOR_RATE_CHECK`] samples or more whose median interval between samples
 //! is outside 1 ms..=1 s (a rate outside 1..=1000 Hz) is refused too ([`ReadError::ImplausibleRate`]): its times are
-//! almost surely in another unit than seconds. Gaps are kept (the median ignores them). A complete last line
-//! without a line end is accepted.
+//! almost surely in another unit than seconds. So is acceleration that reads as gravity in g
+//! ([`ReadError::AccelerationInG`], [`check_acceleration_unit`]) and a gyroscope that contradicts the accelerometer,
+//! as rates in deg/s do ([`ReadError::GyroscopeContradictsAccelerometer`], [`check_gyroscope_unit`]). Gaps are kept
+//! (the median ignores them). A complete last line without a line end is accepted.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -356,6 +358,7 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
     }
     check_rate(name, &samples)?;
     check_acceleration_unit(name, &samples)?;
+    check_gyroscope_unit(name, &samples)?;
     if meta.subject.is_empty() {
         meta.subject = file_stem(Path::new(name));
     }
@@ -429,6 +432,99 @@ pub fn check_acceleration_unit(name: &str, samples: &[Sample]) -> Result<(), Rea
     Ok(())
 }
 
+/// Fewest pairs of consecutive whole seconds over which a trace's gyroscope is judged against its accelerometer
+/// ([`check_gyroscope_unit`]).
+pub const MIN_SECOND_PAIRS_FOR_GYRO_CHECK: usize = 10;
+/// How many times worse than no rotation at all the gyroscope's rotation must predict gravity's direction before a
+/// trace is refused ([`check_gyroscope_unit`]). Measured over every trace with a gyroscope in `../shared/data`, as
+/// recorded and with its rates multiplied by 180/pi (read as deg/s): rad/s at most 2.2 (a 10-s watch trace of
+/// sp_sw_har; HAPT at most 1.3), deg/s at least 2.9 (the same kind of trace; HAPT at least 12).
+pub const GYRO_CONTRADICTION_RATIO: f64 = 2.5;
+/// Least total error, radians, by which the gyroscope's prediction must exceed no rotation's before a trace is refused
+/// ([`check_gyroscope_unit`]): a short trace with little tilt is not condemned on noise. Over the same traces: rad/s
+/// at most 3.2, deg/s at least 8.0.
+pub const GYRO_CONTRADICTION_MIN_RAD: f64 = 5.0;
+
+/// How well a trace's gyroscope explains the tilt its accelerometer sees ([`gyroscope_agreement`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GyroscopeAgreement {
+    /// Pairs of consecutive whole seconds compared: both hold gravity (the mean acceleration's magnitude is gravity's
+    /// in m/s^2) and a gyroscope reading on every sample.
+    pub second_pairs: usize,
+    /// Total angle, radians, between gravity's direction in the second of each pair and the direction of the first
+    /// turned by the rotation the gyroscope reports between the two seconds' middles.
+    pub error_turned_rad: f64,
+    /// The same total without turning: how far gravity's direction moved.
+    pub error_unturned_rad: f64,
+}
+
+/// Compares a trace's gyroscope with its accelerometer: over each pair of consecutive whole seconds, gravity's
+/// direction (the second's mean acceleration) in the first second, turned by the rotation the gyroscope reports from
+/// the middle of the first second to the middle of the next, should land on gravity's direction in the next; without
+/// a turn it lands where the phone did not move. A gyroscope in rad/s in the accelerometer's axes lands closer than no
+/// turn at all (about 0.7 times its error on these recordings); one in deg/s read as rad/s turns 57 times too far.
+/// Seconds without gravity (a source of linear acceleration) or without a gyroscope reading on every sample are
+/// skipped, so such traces are not judged.
+pub fn gyroscope_agreement(samples: &[Sample]) -> GyroscopeAgreement {
+    use nalgebra::{Rotation3, Vector3};
+    let mut agreement = GyroscopeAgreement { second_pairs: 0, error_turned_rad: 0.0, error_unturned_rad: 0.0 };
+    let Some(t0) = samples.first().map(|s| s.t_ns) else { return agreement };
+    let second = |s: &Sample| s.t_ns.saturating_sub(t0) / 1_000_000_000;
+    let gravity_direction = |c: &[Sample]| -> Option<Vector3<f64>> {
+        let mean = c.iter().map(|s| s.accel.cast::<f64>()).sum::<Vector3<f64>>() / c.len() as f64;
+        crate::sample::SLOW_NORM_OF_GRAVITY.contains(&(mean.norm() as f32)).then(|| mean.normalize())
+    };
+    let angle = |a: &Vector3<f64>, b: &Vector3<f64>| a.dot(b).clamp(-1.0, 1.0).acos();
+    let seconds: Vec<&[Sample]> = samples.chunk_by(|a, b| second(a) == second(b)).collect();
+    for pair in seconds.windows(2) {
+        let [first, next] = pair else { continue };
+        let (Some(a), Some(b)) = (first.first(), next.first()) else { continue };
+        if second(b) != second(a) + 1 || first.iter().chain(next.iter()).any(|s| s.gyro.is_none()) {
+            continue;
+        }
+        let (Some(up_first), Some(up_next)) = (gravity_direction(first), gravity_direction(next)) else { continue };
+        // From the middle of the first second to the middle of the next; each reading holds until the next sample.
+        let from = t0.saturating_add(second(a).saturating_mul(1_000_000_000)).saturating_add(500_000_000);
+        let to = from.saturating_add(1_000_000_000);
+        let mut turned = up_first;
+        let mut both = first.iter().chain(next.iter()).peekable();
+        while let Some(s) = both.next() {
+            let until = both.peek().map_or(to, |n| n.t_ns).min(to);
+            let since = s.t_ns.max(from);
+            if let (Some(rate), true) = (s.gyro, until > since) {
+                // A world-fixed vector in device axes turns by the inverse of the device's rotation.
+                turned = Rotation3::new(-rate.cast::<f64>() * ((until - since) as f64 * 1e-9)) * turned;
+            }
+        }
+        agreement.second_pairs += 1;
+        agreement.error_turned_rad += angle(&turned, &up_next);
+        agreement.error_unturned_rad += angle(&up_first, &up_next);
+    }
+    agreement
+}
+
+/// A trace whose gyroscope contradicts its accelerometer is refused ([`ReadError::GyroscopeContradictsAccelerometer`])
+/// rather than fused into a gravity estimate the gyroscope spins away: over at least
+/// [`MIN_SECOND_PAIRS_FOR_GYRO_CHECK`] pairs of seconds ([`gyroscope_agreement`]), turning gravity's direction by the
+/// reported rotation misses by [`GYRO_CONTRADICTION_RATIO`] times, and [`GYRO_CONTRADICTION_MIN_RAD`] more than, not
+/// turning it at all. Rates in deg/s (which some logging apps and IMUs write) do this; so does a gyroscope in other
+/// axes or signs than the accelerometer's.
+pub fn check_gyroscope_unit(name: &str, samples: &[Sample]) -> Result<(), ReadError> {
+    let a = gyroscope_agreement(samples);
+    if a.second_pairs >= MIN_SECOND_PAIRS_FOR_GYRO_CHECK
+        && a.error_turned_rad >= GYRO_CONTRADICTION_RATIO * a.error_unturned_rad
+        && a.error_turned_rad - a.error_unturned_rad >= GYRO_CONTRADICTION_MIN_RAD
+    {
+        return Err(ReadError::GyroscopeContradictsAccelerometer {
+            file: name.to_string(),
+            second_pairs: a.second_pairs,
+            error_turned_rad: a.error_turned_rad,
+            error_unturned_rad: a.error_unturned_rad,
+        });
+    }
+    Ok(())
+}
+
 fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Result<f32, ReadError> {
     let t = token.trim();
     let v: f32 = t.parse().map_err(|_| parse_err(file, line, field, token, "as a number"))?;
@@ -436,7 +532,7 @@ fn parse_value(file: &str, line: u64, field: &str, token: &str, max: f32) -> Res
         return Err(parse_err(file, line, field, token, "as a finite number"));
     }
     if v.abs() > max {
-        let unit = if max == MAX_GYRO_RADS { "rad/s" } else { "m/s^2" };
+        let unit = if max == MAX_GYRO_RADS { "rad/s: in deg/s?" } else { "m/s^2" };
         return Err(parse_err(file, line, field, token, &format!("as a plausible value (|x| > {max} {unit})")));
     }
     Ok(v)
