@@ -587,6 +587,21 @@ fn write_fuzz_seeds() {
         }))
         .collect();
     put("trace_csv", "plain.csv", plain.as_bytes());
+    // The excerpt's first still stretch (18.6 s), its gyroscope in rad/s (read) and in deg/s (refused as a whole,
+    // `check_gyroscope_unit`): long enough for the gyroscope to be judged.
+    let rows: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("t,")).skip(1 + 236).take(932).collect();
+    let header = "t,ax,ay,az,gx,gy,gz\n".to_string();
+    for (name, scale) in [("still-gyro.csv", 1.0), ("still-gyro-deg.csv", 180.0 / std::f64::consts::PI)] {
+        let body: String = rows
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let g = |k: usize| f[k].parse::<f64>().unwrap() * scale;
+                format!("{},{},{},{},{:.4},{:.4},{:.4}\n", f[0], f[1], f[2], f[3], g(4), g(5), g(6))
+            })
+            .collect();
+        put("trace_csv", name, (header.clone() + &body).as_bytes());
+    }
 
     // model_file: the embedded model pruned to a few trees per classifier (the full file is ~480 KB).
     let m = Model::embedded().unwrap();
