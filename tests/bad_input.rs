@@ -240,6 +240,32 @@ fn g_units_instead_of_m_s2_give_unknown() {
     assert_eq!(unknown, evs.len(), "g input must not be classified: {}", histogram(&evs));
 }
 
+#[test]
+fn a_live_gyroscope_in_degrees_per_second_turns_decisions_unknown_not_into_another_activity() {
+    // Phones report rad/s, and a live session has no whole recording to judge the unit by (the trace reader does:
+    // `tests/trace_csv.rs`). Rates in deg/s are refused sample by sample beyond 40 (any brisk turn); below that, the
+    // gyroscope spins the gravity estimate away from the accelerometer's. The real excerpt (still, then walking)
+    // with its rates times 180/pi, held under 40: wherever both streams decide an activity they decide the same one;
+    // the spun windows mostly turn `Unknown` (their gravity estimate no longer reads as gravity).
+    let real = excerpt();
+    let degrees: Vec<Sample> = real
+        .iter()
+        .map(|s| Sample {
+            gyro: s.gyro.map(|g| (g * 180.0 / std::f32::consts::PI).map(|v| v.clamp(-39.9, 39.9))),
+            ..*s
+        })
+        .collect();
+    let (native, spun) = (updates(&stream(&real)), updates(&stream(&degrees)));
+    println!("deg/s: {}; rad/s: {}", histogram(&spun), histogram(&native));
+    assert_eq!(spun.len(), native.len());
+    let changed = native.iter().zip(&spun).filter(|(n, d)| n.activity != d.activity).count();
+    assert!(changed >= 10, "the spun gravity estimate should show: {changed} decisions changed");
+    for (n, d) in native.iter().zip(&spun) {
+        let both_decide = n.activity != Activity::Unknown && d.activity != Activity::Unknown;
+        assert!(!both_decide || d.activity == n.activity, "{n:?} became {d:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Canonical trace CSV reader.
 
