@@ -211,7 +211,8 @@ typedef struct mg_session mg_session;
  * One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
  * `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
  * (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1. `mg_session_windows` counts the
- * windows whose input held no gravity, `mg_session_windows_refused` those refused as acceleration in g.
+ * windows whose input held no gravity, `mg_session_windows_refused` those refused as acceleration in g,
+ * `mg_session_gyroscope` those whose gyroscope contradicted the accelerometer (as rates in deg/s do).
  */
 typedef struct mg_sample {
   /**
@@ -493,6 +494,26 @@ enum mg_status mg_session_windows(struct mg_session *session,
 enum mg_status mg_session_windows_refused(struct mg_session *session,
                                           uint64_t *out_dead_sensor,
                                           uint64_t *out_in_g);
+
+/**
+ * What the session found about its gyroscope: `*out_contradicting` windows whose gravity estimate the gyroscope
+ * turned away from the gravity the accelerometer shows, and `*out_ignored` 1 once the gyroscope is ignored (after
+ * 10 s of such windows in a row; gravity then comes from the accelerometer alone, as for a phone without one), else
+ * 0. Rates in deg/s where rad/s are expected do this: Android's `TYPE_GYROSCOPE` and iOS's `rotationRate` are rad/s,
+ * Expo's `DeviceMotion.rotationRate` is deg/s (multiply by 0.0174533). Rates over 40 are refused sample by sample
+ * (`MG_ERR_INVALID_SAMPLE`) whatever this says. Both out pointers are required (NULL or misaligned:
+ * `MG_ERR_INVALID_ARGUMENT`, nothing written).
+ *
+ * Counts, not signal data: as for `mg_session_windows`, readable in every consent state and not reset by a wipe.
+ * Same threading as `mg_session_next_event`.
+ *
+ * # Safety
+ * `session` is NULL or a live session not used concurrently; `out_contradicting` and `out_ignored` are NULL or
+ * writable.
+ */
+enum mg_status mg_session_gyroscope(struct mg_session *session,
+                                    uint64_t *out_contradicting,
+                                    uint64_t *out_ignored);
 
 /**
  * Frees a session: wipes its buffers and logs `session_closed`. NULL is a no-op. Valid after the gate was freed.

@@ -50,6 +50,8 @@ pub struct Fusion {
     gravity: Option<Vector3<f32>>,
     alpha: f32,
     dt: f32,
+    /// Whether the gyroscope is ignored from now on ([`Fusion::ignore_gyroscope`]).
+    gyroscope_ignored: bool,
 }
 
 impl Default for Fusion {
@@ -62,7 +64,7 @@ impl Fusion {
     /// A filter that has seen nothing.
     pub fn new() -> Self {
         let dt = 1.0 / RATE_HZ;
-        Fusion { gravity: None, alpha: dt / (GRAVITY_TAU_S + dt), dt }
+        Fusion { gravity: None, alpha: dt / (GRAVITY_TAU_S + dt), dt, gyroscope_ignored: false }
     }
 
     /// Updates the estimate with one grid sample.
@@ -95,7 +97,7 @@ impl Fusion {
         let gravity = match self.gravity {
             None => g.accel,
             Some(prev) => {
-                if g.has_gyro {
+                if g.has_gyro && !self.gyroscope_ignored {
                     turn_and_blend(&prev, &(g.gyro * self.dt), &g.accel, self.alpha)
                 } else {
                     prev + (g.accel - prev) * self.alpha
@@ -104,6 +106,18 @@ impl Fusion {
         };
         self.gravity = Some(gravity);
         gravity
+    }
+
+    /// Ignores the gyroscope from the next sample on: gravity is then the plain low-pass of the acceleration, as for
+    /// a device without one. For a gyroscope found to contradict the accelerometer (see `pipeline`); a wipe undoes
+    /// it.
+    pub fn ignore_gyroscope(&mut self) {
+        self.gyroscope_ignored = true;
+    }
+
+    /// Whether [`Fusion::ignore_gyroscope`] was called since the filter was made or wiped.
+    pub fn gyroscope_ignored(&self) -> bool {
+        self.gyroscope_ignored
     }
 
     /// Forgets all state.

@@ -84,6 +84,6 @@ pub mod train;
 pub use consent::{CollectionMethod, ConsentError, ConsentState, Gate, Gated, PurgeReport, Sensors};
 pub use event::{ActivityEvent, EventKind};
 pub use model::{Model, ModelError};
-pub use pipeline::RefusedWindows;
+pub use pipeline::{GyroscopeCheck, RefusedWindows};
 pub use sample::{Activity, Label, Sample, SampleError};
 pub use session::{Session, SessionError, SessionStatus, SessionSummary};

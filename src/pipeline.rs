@@ -216,9 +216,66 @@ pub struct FrontEnd {
     back: BackEnd,
 }
 
+/// Windows in a row that must show a gyroscope contradicting the accelerometer before the gyroscope is ignored
+/// ([`GyroscopeCheck`]): 10 s. Over every recording with a gyroscope in `../shared/data`, in rad/s, none gets there
+/// (BasicMotions' watch shows 36 such windows, in recordings of two windows: its gravity-removed acceleration keeps
+/// an offset in the watch's axes that the gyroscope turns away); with the rates in deg/s, every HAPT recording gets
+/// there (after 12 s at the median, 197 s at the most), and so do 73 of sp_sw_har's 366 recordings of about 10 s.
+pub const GYROSCOPE_CONTRADICTION_WINDOWS: u32 = 4;
+
+/// What a session found about its gyroscope (`Session::gyroscope_check`; offline, `FrontEnd::gyroscope_check`).
+///
+/// A window whose gravity estimate does not read as gravity (the gyroscope-aided filter's state is not 6.5-13 m/s^2
+/// in half of its samples) while its mean acceleration does, in a stream with a gyroscope, contradicts: the
+/// accelerometer shows gravity that the gyroscope turned away, as rates in deg/s read as rad/s do (Expo's
+/// `DeviceMotion.rotationRate` and several logging apps give deg/s). After four such windows in a row (10 s;
+/// `GYROSCOPE_CONTRADICTION_WINDOWS`) the gyroscope is ignored for the rest of the session (gravity from the
+/// accelerometer alone, as for a phone without one), so that later windows are judged as they would be without it
+/// instead of as input without gravity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GyroscopeCheck {
+    /// Windows of a stream with a gyroscope that showed the contradiction (before the gyroscope was ignored).
+    pub contradicting_windows: u64,
+    /// Whether the gyroscope is ignored from now on.
+    pub ignored: bool,
+}
+
+/// The state behind [`GyroscopeCheck`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct GyroscopeWatch {
+    /// Grid points with a gyroscope reading since the last window.
+    points_with_gyro: u32,
+    /// Contradicting windows in a row.
+    in_a_row: u32,
+    /// What is reported.
+    check: GyroscopeCheck,
+}
+
+impl GyroscopeWatch {
+    /// Judges a window (called once per window, before its features).
+    fn window(&mut self, view: &WindowView, fusion: &mut Fusion) {
+        let with_gyro = self.points_with_gyro as usize * 2 >= crate::window::HOP_LEN;
+        self.points_with_gyro = 0;
+        if !with_gyro || self.check.ignored {
+            return;
+        }
+        if view.holds_gravity() || !crate::sample::SLOW_NORM_OF_GRAVITY.contains(&view.mean_norm()) {
+            self.in_a_row = 0;
+            return;
+        }
+        self.check.contradicting_windows += 1;
+        self.in_a_row += 1;
+        if self.in_a_row >= GYROSCOPE_CONTRADICTION_WINDOWS {
+            fusion.ignore_gyroscope();
+            self.check.ignored = true;
+        }
+    }
+}
+
 /// Everything after the resampler: fusion, the window ring and the two feature extractions.
 #[derive(Debug)]
 struct BackEnd {
+    gyroscope: GyroscopeWatch,
     fusion: Fusion,
     ring: Box<WindowRing>,
     view: Box<WindowView>,
@@ -234,6 +291,7 @@ impl BackEnd {
     #[inline]
     fn grid_point(&mut self, g: &GridSample, on_window: &mut impl FnMut(&WindowView, &FeatureVector, &FeatureVector)) {
         let gravity = self.fusion.update_state(g);
+        self.gyroscope.points_with_gyro += u32::from(g.has_gyro);
         if self.ring.push(g.t_ns, &g.accel, &gravity, g.inputs) {
             self.window(on_window);
         }
@@ -243,15 +301,22 @@ impl BackEnd {
     #[inline(never)]
     fn window(&mut self, on_window: &mut impl FnMut(&WindowView, &FeatureVector, &FeatureVector)) {
         self.ring.copy_window(&mut self.view);
+        self.gyroscope.window(&self.view, &mut self.fusion);
         self.features.extract(&self.view, &mut self.fv);
         slow_view(&self.view, &mut self.slow);
         self.slow_features.extract(&self.slow, &mut self.slow_fv);
         on_window(&self.view, &self.fv, &self.slow_fv);
     }
 
-    /// Starts over after a gap (the resampler already restarted).
+    /// Starts over after a gap (the resampler already restarted). A gyroscope found contradicting stays ignored: the
+    /// source is the same.
     fn restart(&mut self) {
         self.fusion.wipe();
+        if self.gyroscope.check.ignored {
+            self.fusion.ignore_gyroscope();
+        }
+        self.gyroscope.points_with_gyro = 0;
+        self.gyroscope.in_a_row = 0;
         self.ring.wipe();
         self.features.wipe();
         self.slow_features.wipe();
@@ -273,6 +338,7 @@ impl FrontEnd {
         FrontEnd {
             resampler: Resampler::new(max_gap_ns),
             back: BackEnd {
+                gyroscope: GyroscopeWatch::default(),
                 fusion: Fusion::new(),
                 ring: Box::default(),
                 view: Box::default(),
@@ -352,11 +418,23 @@ impl FrontEnd {
         }
     }
 
+    /// What was found about the stream's gyroscope: windows that contradicted the accelerometer, and whether it is
+    /// now ignored ([`GyroscopeCheck`]).
+    pub fn gyroscope_check(&self) -> GyroscopeCheck {
+        self.back.gyroscope.check
+    }
+
     /// Zeroizes every buffer; returns bytes wiped.
     pub fn wipe(&mut self) -> usize {
         let b = &mut self.back;
         let mut n =
             self.resampler.wipe() + b.fusion.wipe() + b.ring.wipe() + b.features.wipe() + b.slow_features.wipe();
+        // What was found about the gyroscope is not signal data, and the source stays the same: kept, like a restart.
+        if b.gyroscope.check.ignored {
+            b.fusion.ignore_gyroscope();
+        }
+        b.gyroscope.points_with_gyro = 0;
+        b.gyroscope.in_a_row = 0;
         zeroize::Zeroize::zeroize(&mut *b.view);
         zeroize::Zeroize::zeroize(&mut *b.slow);
         zeroize::Zeroize::zeroize(&mut b.fv);
@@ -604,6 +682,13 @@ impl Pipeline {
     /// acceleration in g where m/s^2 are expected).
     pub fn windows_refused(&self) -> RefusedWindows {
         self.windows_refused
+    }
+
+    /// What was found about the stream's gyroscope ([`GyroscopeCheck`]): windows whose gravity estimate the
+    /// gyroscope turned away from the gravity the accelerometer shows (as rates in deg/s where rad/s are expected do),
+    /// and whether the gyroscope is therefore ignored from now on. Counts, not signal data: a wipe does not reset them.
+    pub fn gyroscope_check(&self) -> GyroscopeCheck {
+        self.front.gyroscope_check()
     }
 
     /// Number of samples accepted since creation.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::consent::{lock, now_unix_ms, AuditEntry, AuditEvent, Channel, ConsentError, Gated, Sensors, Shared};
 use crate::event::ActivityEvent;
-use crate::pipeline::{Pipeline, RefusedWindows, SliceStop};
+use crate::pipeline::{GyroscopeCheck, Pipeline, RefusedWindows, SliceStop};
 use crate::sample::{Sample, SampleError};
 
 /// Why a push was refused.
@@ -285,6 +285,15 @@ impl Session {
     /// cannot use as it is. A count, not signal data: a wipe does not reset it.
     pub fn windows_refused(&self) -> RefusedWindows {
         lock(&self.cell.engine).pipeline.windows_refused()
+    }
+
+    /// What the session found about its gyroscope ([`GyroscopeCheck`]): windows whose gravity
+    /// estimate the gyroscope turned away from the gravity the accelerometer shows, and whether the gyroscope is
+    /// ignored from then on (after 10 s of such windows; gravity then comes from the accelerometer alone). Rates in
+    /// deg/s where rad/s are expected do this (Expo's `DeviceMotion.rotationRate` is in deg/s: multiply by
+    /// 0.0174533). A count, not signal data: a wipe does not reset it.
+    pub fn gyroscope_check(&self) -> GyroscopeCheck {
+        lock(&self.cell.engine).pipeline.gyroscope_check()
     }
 
     /// True when no buffer of this session holds a non-zero byte of signal data (for tests and audits).

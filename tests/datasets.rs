@@ -438,3 +438,33 @@ fn every_real_gyroscope_agrees_with_its_accelerometer_and_would_not_in_degrees()
     assert!(judged.get("hapt_kcc2020").is_some_and(|n| *n >= 50), "{judged:?}");
     assert!(judged.get("sp_sw_har").is_some_and(|n| *n >= 300), "{judged:?}");
 }
+
+#[test]
+fn no_real_gyroscope_is_ignored_live_and_every_hapt_recording_in_degrees_is() {
+    // A live session ignores a gyroscope after 10 s of windows whose gravity estimate it turned away from the gravity
+    // the accelerometer shows (`pipeline::GyroscopeCheck`). No real recording may trigger it (its features, and so
+    // the model, would change), and every HAPT recording (a waist phone, minutes long) must with its rates in deg/s
+    // (times 180/pi, held under the 40 rad/s the sample check allows).
+    use motiongate::pipeline::{FrontEnd, PipelineConfig};
+    let Some(root) = common::shared_data_dir() else { return };
+    let traces = datasets::load_all(&root).unwrap();
+    let mut hapt_ignored = 0;
+    for t in traces.iter().filter(|t| t.samples.iter().any(|s| s.gyro.is_some())) {
+        for degrees in [false, true] {
+            let mut front = FrontEnd::new(PipelineConfig::default().max_gap_ns);
+            for s in &t.samples {
+                let scale = if degrees { 180.0 / std::f32::consts::PI } else { 1.0 };
+                let s = Sample { gyro: s.gyro.map(|g| (g * scale).map(|v| v.clamp(-39.9, 39.9))), ..*s };
+                front.push(&s, |_, _, _| {}).unwrap();
+            }
+            let check = front.gyroscope_check();
+            if !degrees {
+                assert!(!check.ignored, "{}: {check:?}", t.meta.name());
+            } else if t.meta.dataset == "hapt_kcc2020" {
+                assert!(check.ignored, "{} in deg/s: {check:?}", t.meta.name());
+                hapt_ignored += 1;
+            }
+        }
+    }
+    assert!(hapt_ignored >= 50, "{hapt_ignored}");
+}

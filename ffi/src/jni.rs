@@ -357,6 +357,20 @@ pub extern "system" fn Java_org_motiongate_Native_sessionWindowsRefused<'l>(
         .resolve::<ThrowRuntimeExAndDefault>()
 }
 
+/// `static native int sessionGyroscope(long session, long[] out)`: `out` = {windows whose gravity estimate the
+/// gyroscope contradicted, 1 once the gyroscope is ignored else 0}.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_motiongate_Native_sessionGyroscope<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    session: jlong,
+    out: JLongArray<'l>,
+) -> jint {
+    // SAFETY: `session` is 0 or a live handle used by one thread at a time; `count_pair` passes writable locals.
+    env.with_env(|env| count_pair(env, &out, |a, b| unsafe { mg_session_gyroscope(handle(session), a, b) }))
+        .resolve::<ThrowRuntimeExAndDefault>()
+}
+
 /// `static native int sessionStatus(long session)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_sessionStatus<'l>(

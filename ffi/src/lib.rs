@@ -109,7 +109,8 @@ pub enum mg_event_kind {
 /// One motion sample. Acceleration in m/s^2 *including* gravity (Android `TYPE_ACCELEROMETER`; iOS
 /// `CMAccelerometerData` times -9.81), angular rate in rad/s, device axes; `t_ns` monotonic nanoseconds
 /// (any epoch, strictly increasing). `has_gyro` must be 0 (gx, gy, gz ignored) or 1. `mg_session_windows` counts the
-/// windows whose input held no gravity, `mg_session_windows_refused` those refused as acceleration in g.
+/// windows whose input held no gravity, `mg_session_windows_refused` those refused as acceleration in g,
+/// `mg_session_gyroscope` those whose gyroscope contradicted the accelerometer (as rates in deg/s do).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct mg_sample {
@@ -718,9 +719,9 @@ unsafe fn session_mut<'a>(session: *mut mg_session) -> Result<&'a mut Session, m
     Ok(unsafe { &mut *std::ptr::addr_of_mut!((*session).session) })
 }
 
-/// The body of the session's count getters (`mg_session_windows`, `mg_session_windows_refused`): checks the handle
-/// and both out pointers (a NULL or misaligned one: `MG_ERR_INVALID_ARGUMENT` naming it, nothing written), then
-/// writes the two counts `counts` reads. Counts are readable in every consent state, so the gate is not consulted.
+/// The body of the session's count getters (`mg_session_windows`, `mg_session_windows_refused`,
+/// `mg_session_gyroscope`): checks the handle and both out pointers (a NULL or misaligned one:
+/// `MG_ERR_INVALID_ARGUMENT` naming it, nothing written), then writes the two counts `counts` reads. Counts are readable in every consent state, so the gate is not consulted.
 ///
 /// # Safety
 /// `session` is NULL or a live session not used concurrently; each out pointer is NULL or writable.
@@ -970,6 +971,36 @@ pub unsafe extern "C" fn mg_session_windows_refused(
         write_count_pair(session, outs, |s| {
             let refused = s.windows_refused();
             [refused.dead_sensor, refused.acceleration_in_g]
+        })
+    })
+}
+
+/// What the session found about its gyroscope: `*out_contradicting` windows whose gravity estimate the gyroscope
+/// turned away from the gravity the accelerometer shows, and `*out_ignored` 1 once the gyroscope is ignored (after
+/// 10 s of such windows in a row; gravity then comes from the accelerometer alone, as for a phone without one), else
+/// 0. Rates in deg/s where rad/s are expected do this: Android's `TYPE_GYROSCOPE` and iOS's `rotationRate` are rad/s,
+/// Expo's `DeviceMotion.rotationRate` is deg/s (multiply by 0.0174533). Rates over 40 are refused sample by sample
+/// (`MG_ERR_INVALID_SAMPLE`) whatever this says. Both out pointers are required (NULL or misaligned:
+/// `MG_ERR_INVALID_ARGUMENT`, nothing written).
+///
+/// Counts, not signal data: as for `mg_session_windows`, readable in every consent state and not reset by a wipe.
+/// Same threading as `mg_session_next_event`.
+///
+/// # Safety
+/// `session` is NULL or a live session not used concurrently; `out_contradicting` and `out_ignored` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn mg_session_gyroscope(
+    session: *mut mg_session,
+    out_contradicting: *mut u64,
+    out_ignored: *mut u64,
+) -> mg_status {
+    let outs = [(out_contradicting, "out_contradicting"), (out_ignored, "out_ignored")];
+    // SAFETY: this function's contract is `write_count_pair`'s.
+    guard(|| unsafe {
+        write_count_pair(session, outs, |s| {
+            let check = s.gyroscope_check();
+            [check.contradicting_windows, u64::from(check.ignored)]
         })
     })
 }

@@ -460,6 +460,33 @@ fn window_counts_tell_input_without_gravity_and_survive_the_wipe() {
     }
 }
 
+/// A session's count getter refuses a NULL session, each NULL out pointer (naming it) and a misaligned one with
+/// `MG_ERR_INVALID_ARGUMENT`, and writes nothing then.
+///
+/// # Safety
+/// `raw` is a live session.
+unsafe fn refuses_bad_count_arguments(
+    raw: *mut mg_session,
+    getter: unsafe extern "C" fn(*mut mg_session, *mut u64, *mut u64) -> mg_status,
+    names: [&str; 2],
+) {
+    use mg_status::*;
+    let (mut first, mut second) = (u64::MAX, u64::MAX);
+    unsafe {
+        assert_eq!(getter(null_mut(), &mut first, &mut second), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("session is NULL"), "{}", last_error());
+        assert_eq!(getter(raw, null_mut(), &mut second), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains(names[0]), "{}", last_error());
+        assert_eq!(getter(raw, &mut first, null_mut()), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains(names[1]), "{}", last_error());
+        let mut words = [0u64; 2];
+        let bytes = words.as_mut_ptr().cast::<u8>();
+        assert_eq!(getter(raw, bytes.add(3).cast::<u64>(), &mut second), MG_ERR_INVALID_ARGUMENT);
+        assert!(last_error().contains("aligned"), "{}", last_error());
+        assert_eq!((words, first, second), ([0; 2], u64::MAX, u64::MAX), "nothing is written on a refused call");
+    }
+}
+
 #[test]
 fn refused_window_counts_tell_acceleration_in_g_and_a_dead_sensor() {
     use mg_status::*;
@@ -471,18 +498,7 @@ fn refused_window_counts_tell_acceleration_in_g_and_a_dead_sensor() {
             assert_eq!(mg_session_windows_refused(s, &mut dead, &mut in_g), MG_OK);
             (dead, in_g)
         };
-        let (mut dead, mut in_g) = (u64::MAX, u64::MAX);
-        assert_eq!(mg_session_windows_refused(null_mut(), &mut dead, &mut in_g), MG_ERR_INVALID_ARGUMENT);
-        assert!(last_error().contains("session is NULL"), "{}", last_error());
-        assert_eq!(mg_session_windows_refused(raw, null_mut(), &mut in_g), MG_ERR_INVALID_ARGUMENT);
-        assert!(last_error().contains("out_dead_sensor"), "{}", last_error());
-        assert_eq!(mg_session_windows_refused(raw, &mut dead, null_mut()), MG_ERR_INVALID_ARGUMENT);
-        assert!(last_error().contains("out_in_g"), "{}", last_error());
-        let mut words = [0u64; 2];
-        let bytes = words.as_mut_ptr().cast::<u8>();
-        assert_eq!(mg_session_windows_refused(raw, bytes.add(3).cast::<u64>(), &mut in_g), MG_ERR_INVALID_ARGUMENT);
-        assert!(last_error().contains("aligned"), "{}", last_error());
-        assert_eq!((words, dead, in_g), ([0; 2], u64::MAX, u64::MAX), "nothing is written on a refused call");
+        refuses_bad_count_arguments(raw, mg_session_windows_refused, ["out_dead_sensor", "out_in_g"]);
         assert_eq!(refused(raw), (0, 0));
 
         // 20 s at 50 Hz: the raw accelerometer in m/s^2, the same in g (iOS's unit, unconverted), a dead sensor.
@@ -523,6 +539,47 @@ fn refused_window_counts_tell_acceleration_in_g_and_a_dead_sensor() {
         for s in [raw, in_g_session, dead_session] {
             mg_session_free(s);
         }
+        mg_gate_free(g);
+    }
+}
+
+#[test]
+fn a_gyroscope_in_degrees_per_second_is_found_and_ignored() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (g, raw) = granted_session(&dir.path().join("g.json"));
+    unsafe {
+        let gyroscope = |s: *mut mg_session| {
+            let (mut contradicting, mut ignored) = (u64::MAX, u64::MAX);
+            assert_eq!(mg_session_gyroscope(s, &mut contradicting, &mut ignored), MG_OK);
+            (contradicting, ignored)
+        };
+        refuses_bad_count_arguments(raw, mg_session_gyroscope, ["out_contradicting", "out_ignored"]);
+        assert_eq!(gyroscope(raw), (0, 0));
+
+        // The real excerpt in rad/s, and with its rates in deg/s (times 180/pi, held under the 40 the sample check
+        // allows): found and ignored in the second session only.
+        let mut degrees_session = null_mut();
+        assert_eq!(mg_session_open(g, &mut degrees_session), MG_OK);
+        let radians = trace();
+        let degrees: Vec<mg_sample> = radians
+            .iter()
+            .map(|s| {
+                let d = |v: f32| (v * 180.0 / std::f32::consts::PI).clamp(-39.9, 39.9);
+                mg_sample { gx: d(s.gx), gy: d(s.gy), gz: d(s.gz), ..*s }
+            })
+            .collect();
+        assert_eq!(mg_session_push(raw, radians.as_ptr(), radians.len()), MG_OK);
+        assert_eq!(mg_session_push(degrees_session, degrees.as_ptr(), degrees.len()), MG_OK);
+        assert_eq!(gyroscope(raw), (0, 0));
+        let (found, ignored) = gyroscope(degrees_session);
+        assert!(found >= 4 && ignored == 1, "{found} {ignored}");
+        // The finding survives the withdrawal's wipe.
+        let mut wiped = 0;
+        assert_eq!(mg_gate_withdraw(g, T0 + 1, &mut wiped), MG_OK);
+        assert_eq!(gyroscope(degrees_session), (found, 1));
+        mg_session_free(raw);
+        mg_session_free(degrees_session);
         mg_gate_free(g);
     }
 }

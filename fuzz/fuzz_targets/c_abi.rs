@@ -136,21 +136,28 @@ fuzz_target!(|input: &[u8]| {
                     let (mut dead, mut in_g) = (u64::MAX, u64::MAX);
                     let st = mg_session_windows(session, &mut classified, &mut without_gravity);
                     let st_refused = mg_session_windows_refused(session, &mut dead, &mut in_g);
+                    let (mut contradicting, mut ignored) = (u64::MAX, u64::MAX);
+                    let st_gyro = mg_session_gyroscope(session, &mut contradicting, &mut ignored);
                     if session.is_null() {
                         assert_eq!(st, mg_status::MG_ERR_INVALID_ARGUMENT);
                         assert_eq!(st_refused, mg_status::MG_ERR_INVALID_ARGUMENT);
+                        assert_eq!(st_gyro, mg_status::MG_ERR_INVALID_ARGUMENT);
                     } else {
                         assert_eq!(st, mg_status::MG_OK);
                         assert_eq!(st_refused, mg_status::MG_OK);
+                        assert_eq!(st_gyro, mg_status::MG_OK);
                         assert!(
                             without_gravity + dead + in_g <= classified,
                             "{without_gravity} + {dead} + {in_g} of {classified}"
                         );
+                        assert!(contradicting <= classified && ignored <= 1, "{contradicting} {ignored}");
                     }
                     let _ = mg_session_windows(session, ptr::null_mut(), &mut without_gravity);
                     let _ = mg_session_windows(session, &mut classified, ptr::null_mut());
                     let _ = mg_session_windows_refused(session, ptr::null_mut(), &mut in_g);
                     let _ = mg_session_windows_refused(session, &mut dead, ptr::null_mut());
+                    let _ = mg_session_gyroscope(session, ptr::null_mut(), &mut ignored);
+                    let _ = mg_session_gyroscope(session, &mut contradicting, ptr::null_mut());
                 }
                 _ => {
                     // NULL and bad-length arguments.

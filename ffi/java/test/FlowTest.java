@@ -159,6 +159,8 @@ public final class FlowTest {
         System.out.println("windows: " + classified + " classified, " + withoutGravity + " without gravity");
         check(classified > 50, "windows classified: " + classified);
         check(withoutGravity == 0, "windows without gravity: " + withoutGravity);
+        // Its gyroscope is in rad/s, as it must be: nothing contradicts the accelerometer, and it is not ignored.
+        check(session.windowsGyroscopeContradicted() == 0 && !session.gyroscopeIgnored(), "gyroscope contradicted");
 
         long wiped = gate.withdraw(T0 + 60000);
         System.out.println("withdraw wiped " + wiped + " bytes");

@@ -255,6 +255,14 @@ int main(int argc, char **argv) {
            (unsigned long long)no_gravity);
     CHECK(classified > 50, "windows classified: %llu", (unsigned long long)classified);
     CHECK(no_gravity == 0, "windows without gravity: %llu", (unsigned long long)no_gravity);
+    /* Its gyroscope is in rad/s, as it must be: nothing contradicts the accelerometer, and it is not ignored. */
+    uint64_t contradicting = UINT64_MAX, gyro_ignored = UINT64_MAX;
+    CHECK_STATUS(mg_session_gyroscope(session, &contradicting, &gyro_ignored), MG_OK);
+    CHECK(contradicting == 0 && gyro_ignored == 0, "gyroscope: %llu windows contradicting, ignored %llu",
+          (unsigned long long)contradicting, (unsigned long long)gyro_ignored);
+    CHECK_STATUS(mg_session_gyroscope(session, NULL, &gyro_ignored), MG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(mg_session_gyroscope(session, &contradicting, NULL), MG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(mg_session_gyroscope(NULL, &contradicting, &gyro_ignored), MG_ERR_INVALID_ARGUMENT);
 
     /* A sample going back in time is refused. */
     weird = trace[0];

@@ -34,6 +34,7 @@ final class Native {
 
     /** out = {windows refused as a dead sensor, windows refused as acceleration in g}. */
     static native int sessionWindowsRefused(long session, long[] out);
+    static native int sessionGyroscope(long session, long[] out);
 
     static native int sessionStatus(long session);
 

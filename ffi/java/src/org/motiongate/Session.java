@@ -80,6 +80,30 @@ public final class Session implements AutoCloseable {
         return windowsRefused()[1];
     }
 
+    /**
+     * Windows whose gravity estimate the gyroscope turned away from the gravity the accelerometer shows
+     * ({@code mg_session_gyroscope}): rates in deg/s where rad/s are expected do this. A count, not signal data, as
+     * above.
+     */
+    public synchronized long windowsGyroscopeContradicted() {
+        return gyroscope()[0];
+    }
+
+    /**
+     * Whether the gyroscope is ignored from now on ({@code mg_session_gyroscope}): after 10 s of windows it
+     * contradicted, gravity comes from the accelerometer alone. {@code SensorManager}'s {@code TYPE_GYROSCOPE} is in
+     * rad/s; a rate source in deg/s needs multiplying by 0.0174533.
+     */
+    public synchronized boolean gyroscopeIgnored() {
+        return gyroscope()[1] != 0;
+    }
+
+    private long[] gyroscope() {
+        long[] out = new long[2];
+        Native.check(Native.sessionGyroscope(live(), out));
+        return out;
+    }
+
     private long[] windowsRefused() {
         long[] out = new long[2];
         Native.check(Native.sessionWindowsRefused(live(), out));
