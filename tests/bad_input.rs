@@ -277,6 +277,34 @@ fn a_live_gyroscope_in_degrees_per_second_is_found_and_ignored() {
     }
 }
 
+#[test]
+fn a_gyroscope_is_ignored_at_the_same_sample_however_the_stream_is_chunked() {
+    // The gyroscope is ignored from a grid point inside the stream, not from the next push: sample by sample and in
+    // chunks of any size, the excerpt in deg/s gives the same events and the same finding.
+    let degrees: Vec<Sample> = excerpt()
+        .iter()
+        .map(|s| Sample {
+            gyro: s.gyro.map(|g| (g * 180.0 / std::f32::consts::PI).map(|v| v.clamp(-39.9, 39.9))),
+            ..*s
+        })
+        .collect();
+    let run = |chunk: usize| {
+        let (_dir, _gate, mut s) = session();
+        let mut out = Vec::new();
+        for c in degrees.chunks(chunk) {
+            s.push(c).expect("accepted");
+            out.extend(drain(&mut s));
+        }
+        (out, s.gyroscope_check())
+    };
+    let (one, check) = run(1);
+    assert!(check.ignored, "{check:?}");
+    // (Up to 1,000 samples, 20 s: a longer push would overflow the 64-event queue, which then drops its oldest updates.)
+    for chunk in [7, 125, 1000] {
+        assert_eq!(run(chunk), (one.clone(), check), "chunks of {chunk}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Canonical trace CSV reader.
 
