@@ -109,20 +109,20 @@ impl Fusion {
     }
 
     /// Ignores the gyroscope from the next sample on: gravity is then the plain low-pass of the acceleration, as for
-    /// a device without one. For a gyroscope found to contradict the accelerometer (see `pipeline`); a wipe undoes
-    /// it.
+    /// a device without one. For a gyroscope found to contradict the accelerometer (see `pipeline`); a wipe keeps it
+    /// (it says what the source is, not what it measured).
     pub fn ignore_gyroscope(&mut self) {
         self.gyroscope_ignored = true;
     }
 
-    /// Whether [`Fusion::ignore_gyroscope`] was called since the filter was made or wiped.
+    /// Whether [`Fusion::ignore_gyroscope`] was called since the filter was made.
     pub fn gyroscope_ignored(&self) -> bool {
         self.gyroscope_ignored
     }
 
-    /// Forgets all state.
+    /// Forgets all state derived from samples (not whether the gyroscope is ignored).
     pub fn wipe(&mut self) -> usize {
-        *self = Fusion::new();
+        *self = Fusion { gyroscope_ignored: self.gyroscope_ignored, ..Fusion::new() };
         std::mem::size_of::<Self>()
     }
 

@@ -240,15 +240,16 @@ pub struct GyroscopeCheck {
     pub ignored: bool,
 }
 
-/// The state behind [`GyroscopeCheck`].
+/// The counts behind [`GyroscopeCheck`]; whether the gyroscope is ignored is the fusion's own state
+/// ([`Fusion::gyroscope_ignored`]), which outlives gaps and wipes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct GyroscopeWatch {
     /// Grid points with a gyroscope reading since the last window.
     points_with_gyro: u32,
     /// Contradicting windows in a row.
     in_a_row: u32,
-    /// What is reported.
-    check: GyroscopeCheck,
+    /// Contradicting windows, over the session.
+    contradicting_windows: u64,
 }
 
 impl GyroscopeWatch {
@@ -256,19 +257,23 @@ impl GyroscopeWatch {
     fn window(&mut self, view: &WindowView, fusion: &mut Fusion) {
         let with_gyro = self.points_with_gyro as usize * 2 >= crate::window::HOP_LEN;
         self.points_with_gyro = 0;
-        if !with_gyro || self.check.ignored {
+        if !with_gyro || fusion.gyroscope_ignored() {
             return;
         }
         if view.holds_gravity() || !crate::sample::SLOW_NORM_OF_GRAVITY.contains(&view.mean_norm()) {
             self.in_a_row = 0;
             return;
         }
-        self.check.contradicting_windows += 1;
+        self.contradicting_windows += 1;
         self.in_a_row += 1;
         if self.in_a_row >= GYROSCOPE_CONTRADICTION_WINDOWS {
             fusion.ignore_gyroscope();
-            self.check.ignored = true;
         }
+    }
+
+    /// A new stream (after a gap or a wipe): the runs start over; the count stays (it is not signal data).
+    fn restart(&mut self) {
+        *self = GyroscopeWatch { contradicting_windows: self.contradicting_windows, ..GyroscopeWatch::default() };
     }
 }
 
@@ -312,11 +317,7 @@ impl BackEnd {
     /// source is the same.
     fn restart(&mut self) {
         self.fusion.wipe();
-        if self.gyroscope.check.ignored {
-            self.fusion.ignore_gyroscope();
-        }
-        self.gyroscope.points_with_gyro = 0;
-        self.gyroscope.in_a_row = 0;
+        self.gyroscope.restart();
         self.ring.wipe();
         self.features.wipe();
         self.slow_features.wipe();
@@ -421,7 +422,10 @@ impl FrontEnd {
     /// What was found about the stream's gyroscope: windows that contradicted the accelerometer, and whether it is
     /// now ignored ([`GyroscopeCheck`]).
     pub fn gyroscope_check(&self) -> GyroscopeCheck {
-        self.back.gyroscope.check
+        GyroscopeCheck {
+            contradicting_windows: self.back.gyroscope.contradicting_windows,
+            ignored: self.back.fusion.gyroscope_ignored(),
+        }
     }
 
     /// Zeroizes every buffer; returns bytes wiped.
@@ -430,11 +434,7 @@ impl FrontEnd {
         let mut n =
             self.resampler.wipe() + b.fusion.wipe() + b.ring.wipe() + b.features.wipe() + b.slow_features.wipe();
         // What was found about the gyroscope is not signal data, and the source stays the same: kept, like a restart.
-        if b.gyroscope.check.ignored {
-            b.fusion.ignore_gyroscope();
-        }
-        b.gyroscope.points_with_gyro = 0;
-        b.gyroscope.in_a_row = 0;
+        b.gyroscope.restart();
         zeroize::Zeroize::zeroize(&mut *b.view);
         zeroize::Zeroize::zeroize(&mut *b.slow);
         zeroize::Zeroize::zeroize(&mut b.fv);
