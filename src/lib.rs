@@ -51,22 +51,34 @@
 
 pub mod consent;
 pub mod dft100;
-pub mod event;
-pub mod features;
-pub mod fusion;
-pub mod model;
-// The streaming pipeline classifies whatever it is fed, so it is public only for the offline tools; a phone
-// build reaches it only through a consent-gated `Session`.
-#[cfg(feature = "offline")]
-pub mod pipeline;
-#[cfg(not(feature = "offline"))]
-#[allow(dead_code)]
-pub(crate) mod pipeline;
-pub mod resample;
 pub mod sample;
 pub mod session;
-pub mod smooth;
-pub mod window;
+
+/// Declares the stages of the streaming pipeline: public for the offline tools (which classify recorded traces on
+/// a desktop) and crate-private otherwise, so that a phone build offers no path from samples to an activity but a
+/// consent-gated [`Session`]. Each stage alone (resampling, fusion, windows, features, the model's prediction, the
+/// smoother) is a piece of that path, so none of them is public there either.
+macro_rules! pipeline_stages {
+    ($($(#[$attr:meta])* $stage:ident;)*) => {$(
+        $(#[$attr])*
+        #[cfg(feature = "offline")]
+        pub mod $stage;
+        $(#[$attr])*
+        #[cfg(not(feature = "offline"))]
+        #[allow(dead_code, unreachable_pub)]
+        pub(crate) mod $stage;
+    )*};
+}
+pipeline_stages! {
+    event;
+    features;
+    fusion;
+    model;
+    pipeline;
+    resample;
+    smooth;
+    window;
+}
 
 #[cfg(feature = "offline")]
 pub mod datasets;
@@ -83,7 +95,9 @@ pub mod train;
 
 pub use consent::{CollectionMethod, ConsentError, ConsentState, Gate, Gated, PurgeReport, Sensors};
 pub use event::{ActivityEvent, EventKind};
-pub use model::{Model, ModelError};
+#[cfg(feature = "offline")]
+pub use model::Model;
+pub use model::ModelError;
 pub use pipeline::{GyroscopeCheck, RefusedWindows};
 pub use sample::{Activity, Label, Sample, SampleError};
 pub use session::{Session, SessionError, SessionStatus, SessionSummary};
