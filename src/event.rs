@@ -30,6 +30,10 @@ pub struct ActivityEvent {
     pub end_ns: i64,
 }
 
+/// What an empty slot of an [`EventQueue`] holds.
+const BLANK: ActivityEvent =
+    ActivityEvent { kind: EventKind::Update, activity: Activity::Unknown, confidence: 0.0, start_ns: 0, end_ns: 0 };
+
 /// A fixed-capacity FIFO of events, allocated once. When full, the oldest `Update` is dropped first so that
 /// transitions are never lost to a slow reader.
 #[derive(Debug, Clone)]
@@ -44,15 +48,7 @@ pub struct EventQueue {
 impl EventQueue {
     /// A queue that holds up to `capacity` events (at least 4).
     pub fn with_capacity(capacity: usize) -> Self {
-        let cap = capacity.max(4);
-        let blank = ActivityEvent {
-            kind: EventKind::Update,
-            activity: Activity::Unknown,
-            confidence: 0.0,
-            start_ns: 0,
-            end_ns: 0,
-        };
-        EventQueue { buf: vec![blank; cap], head: 0, len: 0, dropped: 0, pushed: 0 }
+        EventQueue { buf: vec![BLANK; capacity.max(4)], head: 0, len: 0, dropped: 0, pushed: 0 }
     }
 
     /// Number of queued events.
@@ -110,10 +106,17 @@ impl EventQueue {
         Some(ev)
     }
 
-    /// Forgets every queued event.
+    /// Forgets every queued event and overwrites every slot (taken ones too) with a blank event, so that no past
+    /// activity, confidence or time stays in memory.
     pub fn clear(&mut self) {
+        self.buf.fill(BLANK);
         self.head = 0;
         self.len = 0;
+    }
+
+    /// True when every slot holds the blank event (after [`EventQueue::clear`], or before the first push).
+    pub fn is_blank(&self) -> bool {
+        self.len == 0 && self.buf.iter().all(|e| *e == BLANK)
     }
 }
 
@@ -123,6 +126,18 @@ mod tests {
 
     fn ev(kind: EventKind, t: i64) -> ActivityEvent {
         ActivityEvent { kind, activity: Activity::Still, confidence: 1.0, start_ns: t, end_ns: t }
+    }
+
+    #[test]
+    fn clear_overwrites_taken_and_queued_events() {
+        let mut q = EventQueue::with_capacity(4);
+        assert!(q.is_blank());
+        q.push(ev(EventKind::Enter, 5));
+        q.push(ev(EventKind::Update, 6));
+        assert!(q.pop().is_some());
+        assert!(!q.is_blank());
+        q.clear();
+        assert!(q.is_empty() && q.is_blank(), "{q:?}");
     }
 
     #[test]

@@ -46,8 +46,11 @@ impl GravityEstimate {
 /// The streaming gravity filter. No allocation.
 #[derive(Debug, Clone)]
 pub struct Fusion {
-    /// The slow component of the acceleration in device axes, m/s^2 (gravity, when the source has it).
-    gravity: Option<Vector3<f32>>,
+    /// The slow component of the acceleration in device axes, m/s^2 (gravity, when the source has it); meaningful
+    /// only when `has_gravity`. A plain value with a flag rather than an `Option`, so that a wipe overwrites the
+    /// value itself (setting an `Option` to `None` writes only its tag) and [`Fusion::is_zero`] can check it.
+    has_gravity: bool,
+    gravity: Vector3<f32>,
     alpha: f32,
     dt: f32,
     /// Whether the gyroscope is ignored from now on ([`Fusion::ignore_gyroscope`]).
@@ -64,7 +67,13 @@ impl Fusion {
     /// A filter that has seen nothing.
     pub fn new() -> Self {
         let dt = 1.0 / RATE_HZ;
-        Fusion { gravity: None, alpha: dt / (GRAVITY_TAU_S + dt), dt, gyroscope_ignored: false }
+        Fusion {
+            has_gravity: false,
+            gravity: Vector3::zeros(),
+            alpha: dt / (GRAVITY_TAU_S + dt),
+            dt,
+            gyroscope_ignored: false,
+        }
     }
 
     /// Updates the estimate with one grid sample.
@@ -94,17 +103,16 @@ impl Fusion {
     /// uses this, so that the square root and division of the direction stay off the per-sample path.
     #[inline(always)]
     pub fn update_state(&mut self, g: &GridSample) -> Vector3<f32> {
-        let gravity = match self.gravity {
-            None => g.accel,
-            Some(prev) => {
-                if g.has_gyro && !self.gyroscope_ignored {
-                    turn_and_blend(&prev, &(g.gyro * self.dt), &g.accel, self.alpha)
-                } else {
-                    prev + (g.accel - prev) * self.alpha
-                }
-            }
+        let prev = self.gravity;
+        let gravity = if !self.has_gravity {
+            g.accel
+        } else if g.has_gyro && !self.gyroscope_ignored {
+            turn_and_blend(&prev, &(g.gyro * self.dt), &g.accel, self.alpha)
+        } else {
+            prev + (g.accel - prev) * self.alpha
         };
-        self.gravity = Some(gravity);
+        self.has_gravity = true;
+        self.gravity = gravity;
         gravity
     }
 
@@ -126,9 +134,9 @@ impl Fusion {
         std::mem::size_of::<Self>()
     }
 
-    /// True when no state derived from samples is held.
+    /// True when no state derived from samples is held: the estimate is zero, not merely marked absent.
     pub fn is_zero(&self) -> bool {
-        self.gravity.is_none()
+        !self.has_gravity && self.gravity == Vector3::zeros()
     }
 }
 
@@ -177,6 +185,17 @@ mod tests {
 
     fn grid(a: Vector3<f32>, w: Option<Vector3<f32>>) -> GridSample {
         GridSample { t_ns: 0, accel: a, gyro: w.unwrap_or_default(), has_gyro: w.is_some(), inputs: 1 }
+    }
+
+    #[test]
+    fn a_wipe_overwrites_the_estimate_and_keeps_the_gyroscope_latch() {
+        let mut f = Fusion::new();
+        f.ignore_gyroscope();
+        f.update_state(&grid(Vector3::new(1.25, -2.5, 9.75), None));
+        assert!(!f.is_zero() && format!("{f:?}").contains("9.75"));
+        f.wipe();
+        assert!(f.is_zero() && f.gyroscope_ignored());
+        assert!(!format!("{f:?}").contains("9.75"), "{f:?}");
     }
 
     #[test]

@@ -502,13 +502,10 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 /// line on stderr says what was read and what its reader dropped or skipped (documented quirks of real files), so
 /// nothing is dropped silently.
 fn load_traces(paths: &[PathBuf]) -> Result<Vec<Trace>, Fail> {
-    let mut sources: Vec<Source> = Vec::new();
-    for p in paths {
-        if !p.exists() {
-            return Err(fail(format!("{}: no such file or folder", p.display())));
-        }
-        sources.extend(datasets::discover(p)?);
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(fail(format!("{}: no such file or folder", p.display())));
     }
+    let sources: Vec<Source> = datasets::discover_all(paths)?;
     if sources.is_empty() {
         return Err(fail("no traces found under the given paths"));
     }

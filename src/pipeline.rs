@@ -407,6 +407,9 @@ impl FrontEnd {
                 (RunStop::Invalid(error), _) => return Err(SliceStop::Invalid { index: pos, error }),
                 (RunStop::Gap(gap_ns), Some(s)) => (s, gap_ns),
             };
+            if self.resampler.would_overfill(s.t_ns) {
+                return Err(SliceStop::Invalid { index: pos, error: SampleError::TooFast });
+            }
             let gyro = s.gyro_if(use_gyro);
             let mut feed = Feed { back: &mut self.back, sink };
             let continuity = self.resampler.push_parts(s.t_ns, &s.accel, gyro, |g| feed.grid_point(g));
@@ -707,7 +710,7 @@ impl Pipeline {
 
     /// True when no buffer holds a non-zero byte of signal data (used by tests after a purge).
     pub fn raw_buffers_are_zero(&self) -> bool {
-        self.front.is_zero() && self.smoother.is_reset() && self.events.is_empty() && self.refusal_check.is_reset()
+        self.front.is_zero() && self.smoother.is_reset() && self.events.is_blank() && self.refusal_check.is_reset()
     }
 
     /// Bytes of buffers this pipeline allocated (the model is shared and not counted).

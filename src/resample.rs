@@ -1,6 +1,7 @@
 //! Irregular input -> a fixed internal rate.
 //!
-//! Input between about 1 and 1000 Hz, regular or event-driven, becomes a grid at [`RATE_HZ`]. Each grid point
+//! Input between about 1 and 1000 Hz, regular or event-driven, becomes a grid at [`RATE_HZ`] (a sample that would
+//! be the 61st in one grid period, over [`MAX_INPUTS_PER_PERIOD`], is refused as [`SampleError::TooFast`]). Each grid point
 //! `G` summarises the input in `(G - dt, G]`: the mean of the samples that fell there (a box filter, which also
 //! anti-aliases fast input), or, when no sample fell there (slow input), the linear interpolation between the last
 //! sample before `G` and the first after it. A gap longer than the configured limit is not bridged: the caller is
@@ -15,6 +16,9 @@ use crate::sample::{check_parts, Sample, SampleError};
 pub const RATE_HZ: f32 = 20.0;
 /// The internal sample period, nanoseconds.
 pub const PERIOD_NS: i64 = 50_000_000;
+/// Most input samples one grid period may summarise: 1200 Hz, a margin above any phone sensor's rate (fast ones deliver
+/// 400-500 Hz) and the 1000 Hz this crate supports. More means timestamps in the wrong unit, refused as [`SampleError::TooFast`].
+pub const MAX_INPUTS_PER_PERIOD: u32 = 60;
 
 /// One point of the internal grid.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -66,10 +70,15 @@ pub(crate) trait GridSink {
 #[derive(Debug, Clone, Default)]
 pub struct Resampler {
     max_gap_ns: i64,
-    /// The previous sample (time, acceleration, gyroscope), kept for interpolation; `None` before the first.
-    last_t_ns: Option<i64>,
+    /// The previous sample (time, acceleration, gyroscope), kept for interpolation; `has_last` is false before the
+    /// first. Plain values with flags rather than `Option`s, so that a wipe overwrites the values themselves (setting
+    /// an `Option` to `None` writes only its tag and leaves the last reading in memory) and [`Resampler::is_zero`]
+    /// can check them.
+    has_last: bool,
+    last_t_ns: i64,
     last_accel: Vector3<f32>,
-    last_gyro: Option<Vector3<f32>>,
+    has_last_gyro: bool,
+    last_gyro: Vector3<f32>,
     next_grid_ns: i64,
     sum_a: Vector3<f32>,
     sum_g: Vector3<f32>,
@@ -120,7 +129,10 @@ impl Resampler {
                 break Ok(RunStop::Invalid(e));
             }
             let t = s.t_ns;
-            let Some(last) = self.last_t_ns else { break Ok(RunStop::Gap(0)) };
+            if !self.has_last {
+                break Ok(RunStop::Gap(0));
+            }
+            let last = self.last_t_ns;
             if t <= last {
                 break Ok(RunStop::Invalid(if t < last {
                     SampleError::TimeBackwards
@@ -139,9 +151,11 @@ impl Resampler {
                     self.keep_last(&p.accel, p.gyro_if(use_gyro).copied());
                 }
                 self.emit_due(t, &s.accel, gyro, |g| to.grid_point(g));
+            } else if self.n >= MAX_INPUTS_PER_PERIOD {
+                break Ok(RunStop::Invalid(SampleError::TooFast));
             }
             self.add(&s.accel, gyro);
-            self.last_t_ns = Some(t);
+            self.last_t_ns = t;
             i += 1;
         };
         if i > start {
@@ -162,8 +176,9 @@ impl Resampler {
         emit: impl FnMut(&GridSample),
     ) -> Continuity {
         // `t > last` makes the wrapping difference the true, positive gap (no overflow for any pair of i64).
-        let continues = matches!(self.last_t_ns,
-            Some(last) if t_ns > last && (t_ns.wrapping_sub(last) as u64) <= self.max_gap_ns as u64);
+        let last = self.last_t_ns;
+        let continues =
+            self.has_last && t_ns > last && (t_ns.wrapping_sub(last) as u64) <= self.max_gap_ns as u64;
         let continuity = if continues {
             if t_ns > self.next_grid_ns {
                 self.emit_due(t_ns, accel, gyro, emit);
@@ -176,7 +191,8 @@ impl Resampler {
             Continuity::Restarted
         };
         self.add(accel, gyro);
-        self.last_t_ns = Some(t_ns);
+        self.has_last = true;
+        self.last_t_ns = t_ns;
         self.keep_last(accel, gyro.copied());
         continuity
     }
@@ -218,14 +234,22 @@ impl Resampler {
     #[inline(never)]
     fn interpolate(&self, t_ns: i64, accel: &Vector3<f32>, gyro: Option<&Vector3<f32>>) -> GridSample {
         let g = self.next_grid_ns;
-        let last_t_ns = self.last_t_ns.unwrap_or(t_ns);
+        let last_t_ns = if self.has_last { self.last_t_ns } else { t_ns };
         let span = (t_ns - last_t_ns) as f64;
         let w = (((g - last_t_ns) as f64) / span).clamp(0.0, 1.0) as f32;
-        let (gyro, has_gyro) = match (self.last_gyro, gyro) {
-            (Some(a), Some(b)) => (a.lerp(b, w), true),
+        let (gyro, has_gyro) = match gyro {
+            Some(b) if self.has_last_gyro => (self.last_gyro.lerp(b, w), true),
             _ => (Vector3::zeros(), false),
         };
         GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
+    }
+
+    /// Whether a sample at `t_ns` that continues the stream would overfill the current grid bin (it would be one
+    /// more than [`MAX_INPUTS_PER_PERIOD`] in it). A sample that emits grid points first, or restarts the stream
+    /// after a gap, starts an empty bin.
+    #[inline(always)]
+    pub(crate) fn would_overfill(&self, t_ns: i64) -> bool {
+        self.has_last && t_ns <= self.next_grid_ns && self.n >= MAX_INPUTS_PER_PERIOD
     }
 
     /// Empties the current grid bin.
@@ -241,7 +265,8 @@ impl Resampler {
     #[inline(always)]
     fn keep_last(&mut self, accel: &Vector3<f32>, gyro: Option<Vector3<f32>>) {
         self.last_accel = *accel;
-        self.last_gyro = gyro;
+        self.has_last_gyro = gyro.is_some();
+        self.last_gyro = gyro.unwrap_or_else(Vector3::zeros);
     }
 
     #[inline(always)]
@@ -261,12 +286,16 @@ impl Resampler {
         std::mem::size_of::<Self>()
     }
 
-    /// True when no raw value is held.
+    /// True when no raw value is held: every stored time and reading is zero, not merely marked absent.
     pub fn is_zero(&self) -> bool {
-        self.last_t_ns.is_none()
+        !self.has_last
+            && self.last_t_ns == 0
+            && self.next_grid_ns == 0
             && self.last_accel == Vector3::zeros()
-            && self.last_gyro.is_none()
+            && !self.has_last_gyro
+            && self.last_gyro == Vector3::zeros()
             && self.n == 0
+            && self.n_gyro == 0
             && self.sum_a == Vector3::zeros()
             && self.sum_g == Vector3::zeros()
     }
@@ -341,5 +370,14 @@ mod tests {
         assert!(!r.is_zero());
         r.wipe();
         assert!(r.is_zero());
+        // The last gyroscope reading and time are overwritten, not just marked absent (`is_zero` reads the values;
+        // the field-by-field `Debug` shows them).
+        let gyro = Sample { gyro: Some(Vector3::new(1.25, -2.5, 3.75)), ..Sample::accel(7_000_000_000, 1.0, 2.0, 3.0) };
+        r.push(&gyro, |_| {});
+        assert!(format!("{r:?}").contains("3.75"));
+        r.wipe();
+        assert!(r.is_zero());
+        let wiped = format!("{r:?}");
+        assert!(!wiped.contains("3.75") && !wiped.contains("7000000000"), "{wiped}");
     }
 }

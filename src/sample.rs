@@ -162,6 +162,12 @@ pub enum SampleError {
     /// The timestamp equals the previous sample's.
     #[error("timestamp repeats the previous sample's")]
     TimeRepeated,
+    /// The sample would be the 61st within one 50-ms period: input faster than 1200 Hz, which no phone sensor
+    /// delivers. Most often the timestamps are not in nanoseconds (microseconds or milliseconds read as nanoseconds
+    /// make a 50 Hz stream 50 kHz or 50 MHz, whose windows would take minutes or days to fill). The sample is not
+    /// taken.
+    #[error("more than 60 samples within 50 ms (over 1200 Hz): are the timestamps in nanoseconds?")]
+    TooFast,
 }
 
 /// What the classifier reports.

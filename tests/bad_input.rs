@@ -188,6 +188,33 @@ fn rates_from_1_hz_to_1_khz_are_accepted_and_classified() {
 }
 
 #[test]
+fn timestamps_in_microseconds_or_milliseconds_are_refused_as_too_fast() {
+    // The 50 Hz excerpt with its times in us or ms passed as ns reads as 50 kHz or 50 MHz: without the check, every
+    // push succeeded and the first window came after 83 minutes (us) or 58 days (ms) of input, with no error.
+    let real = excerpt();
+    for (unit, step_ns) in [("us", 20_000), ("ms", 20)] {
+        let wrong: Vec<Sample> =
+            real.iter().enumerate().map(|(i, s)| Sample { t_ns: i as i64 * step_ns, ..*s }).collect();
+        let (_dir, _gate, mut s) = session();
+        let err = s.push(&wrong).unwrap_err();
+        // The first sample starts the grid and the second opens its first period, which takes 60 (samples 1 to 60).
+        assert_eq!(err, SessionError::InvalidSample { index: 61, error: SampleError::TooFast }, "{unit}");
+        assert!(err.to_string().contains("nanoseconds"), "{err}");
+        assert!(drain(&mut s).iter().all(|e| e.activity == Activity::Unknown), "{unit}");
+        // Nothing of the refused sample was taken: the stream goes on from it once the times are right.
+        let mut right = real[61..].to_vec();
+        for (k, x) in right.iter_mut().enumerate() {
+            x.t_ns = 61 * step_ns + 100_000_000 + k as i64 * 20_000_000;
+        }
+        assert!(s.push(&right).is_ok(), "{unit}");
+    }
+    // The fastest accepted input: 1200 Hz, with its periods holding 60 samples each.
+    let fast = synth(0, 12_000, 1200.0, |i| [0.1, 0.2, 9.8 + (i % 7) as f32 * 0.01]);
+    let (_dir, _gate, mut s) = session();
+    assert!(s.push(&fast).is_ok());
+}
+
+#[test]
 fn half_hertz_input_is_never_a_confident_activity() {
     let real = excerpt();
     let slow: Vec<Sample> = real.iter().step_by(100).copied().collect(); // 0.5 Hz
@@ -593,6 +620,48 @@ fn adeptdata_unknown_location_is_a_parse_error() {
         matches!(&e, ReadError::Parse { line: 3, field, token, .. } if field == "loc_id" && token == "right_wrist"),
         "{e:?}"
     );
+}
+
+#[test]
+fn every_dataset_reader_refuses_a_cut_last_line() {
+    // Every file of these datasets ends its lines (and WISDM's lines with `;`), so a last line without its end was
+    // cut short: a label `12` (other) cut to `1` reads as walking, `9.8` cut to `9` as 9. Refused, never read.
+    let dir = tempfile::tempdir().unwrap();
+    let hapt = dir.path().join("user01_rec1.csv");
+    let head = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label\n0.9,-0.1,0.5,0,0,0,0,12\n";
+    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,1,1")).unwrap();
+    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    assert!(matches!(e, ReadError::Truncated { line: 3, .. }), "{e:?}");
+    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,1,12\n")).unwrap();
+    assert_eq!(motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap().samples.len(), 2);
+
+    let wisdm = dir.path().join("data_1600_accel_phone.txt");
+    let mut report = motiongate::datasets::LoadReport::default();
+    for (body, line) in [("1600,A,1000,0,0,9.8;\n1600,A,2000,0,0,9", 2), ("1600,A,1000,0,0,9.8\n", 1)] {
+        std::fs::write(&wisdm, body).unwrap();
+        let e = motiongate::datasets::wisdm2019_phone_accel::load_file(&wisdm, &mut report).unwrap_err();
+        assert!(matches!(e, ReadError::Truncated { line: l, .. } if l == line), "{body:?}: {e:?}");
+    }
+
+    let adept = dir.path().join("acc_running.csv");
+    std::fs::write(&adept, "loc_id,date_time_epoch_s,x,y,z\nleft_hip,1500000000.00,0.1,-1.0,0.1\nleft_hip,15").unwrap();
+    let e = motiongate::datasets::adeptdata_running::load(dir.path()).unwrap_err();
+    assert!(matches!(e, ReadError::Truncated { line: 3, .. }), "{e:?}");
+}
+
+#[test]
+fn a_paris_header_naming_a_column_twice_is_refused() {
+    // Before, the first `x` was read and the second ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let ride = dir.path().join("L4_test-2024-01-01_00-00-00");
+    std::fs::create_dir(&ride).unwrap();
+    let rows = "1700000000000000000,0.0,0.1,0.2,0.3,5.5\n1700000000020000000,0.02,0.1,0.2,0.3,5.5\n";
+    std::fs::write(ride.join("Accelerometer.csv"), format!("time,seconds_elapsed,z,y,x,x\n{rows}")).unwrap();
+    let e = motiongate::datasets::paris_metro_sensorlogger::load(dir.path()).unwrap_err();
+    assert!(matches!(&e, ReadError::Header { line: 1, reason, .. } if reason.contains("x appears")), "{e:?}");
+    std::fs::write(ride.join("Accelerometer.csv"), format!("time,seconds_elapsed,z,y,x,w\n{rows}")).unwrap();
+    let t = motiongate::datasets::paris_metro_sensorlogger::load(dir.path()).unwrap();
+    assert_eq!(t[0].samples[0].accel.x, 0.3);
 }
 
 #[test]

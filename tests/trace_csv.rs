@@ -145,8 +145,14 @@ fn empty_and_header_only() {
 fn truncated_last_line_and_wrong_column_count() {
     let e = err(format!("{H}0,0,0,9.8,,,,walking\n0.02,0,0,9").as_bytes());
     assert!(matches!(e, ReadError::Truncated { line: 3, .. }), "{e:?}");
-    // A complete last line without a line end is fine.
-    let t = read_trace_csv_from(format!("{H}0,0,0,9.8,,,,walking").as_bytes(), "x").unwrap();
+    // A last line without a line end is refused even when its field count is right: `9.8` cut to `9.` and a cut
+    // label still parse, so the reader cannot tell a complete line from a cut one.
+    for cut in ["0,0,0,9.", "0,0,0,9.8,,,,", "0,0,0,9.8,,,,walking"] {
+        let e = err(format!("{H}{cut}").as_bytes());
+        assert!(matches!(e, ReadError::Truncated { line: 2, .. }), "{cut}: {e:?}");
+        assert!(e.to_string().contains("line end"), "{e}");
+    }
+    let t = read_trace_csv_from(format!("{H}0,0,0,9.8,,,,walking\n").as_bytes(), "x").unwrap();
     assert_eq!(t.labels, vec![Some(Label::Walking)]);
     let e = err(format!("{H}0,0,0,9.8,,,,walking\n0.02,0,0\n0.04,0,0,9.8,,,,\n").as_bytes());
     assert!(matches!(e, ReadError::ColumnCount { line: 3, expected: 8, found: 3, .. }), "{e:?}");
@@ -330,6 +336,24 @@ fn discovery_reports_a_truncated_gzip_csv_instead_of_skipping_it() {
     std::fs::write(dir.path().join("cut.csv.gz"), &gz).unwrap();
     std::fs::write(dir.path().join("other.csv"), "a,b\n1,2\n").unwrap();
     let found = motiongate::datasets::discover(dir.path()).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+}
+
+#[test]
+fn discovery_finds_each_source_once_through_links_and_overlapping_paths() {
+    let real = concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    std::fs::copy(real, traces.join("a.csv")).unwrap();
+    // A link back up the tree: before, every level down to the depth limit found `a.csv` again (17 copies).
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path(), traces.join("again")).unwrap();
+    let found = motiongate::datasets::discover(dir.path()).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    // The same file named directly, inside a named folder, or twice.
+    let paths = [dir.path().to_path_buf(), traces.clone(), traces.join("a.csv"), dir.path().to_path_buf()];
+    let found = motiongate::datasets::discover_all(&paths).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
 }
 

@@ -60,8 +60,6 @@ pub(crate) struct Line<'a> {
     pub no: u64,
     /// The text without its line end (`\n` or `\r\n`).
     pub text: &'a str,
-    /// False when the file ended without a line end after this line.
-    pub terminated: bool,
 }
 
 impl<'a> Line<'a> {
@@ -105,7 +103,10 @@ impl<R: BufRead> Lines<R> {
         }
     }
 
-    /// The next line, or `None` at the end of the input.
+    /// The next line, or `None` at the end of the input. A last line with text but no line end is
+    /// [`ReadError::Truncated`]: every file these readers take (the datasets' and the trace CSV writer's) ends its
+    /// lines, so such a line is most likely cut short, and a cut number or label still parses (`9.8` cut to `9.`, a
+    /// label `12` cut to `1`). A whitespace-only last line is the end of the input.
     pub(crate) fn next_line(&mut self) -> Result<Option<Line<'_>>, ReadError> {
         self.buf.clear();
         let no = self.line + 1;
@@ -154,7 +155,19 @@ impl<R: BufRead> Lines<R> {
             bytes = &bytes[3..];
         }
         let text = std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 { file: self.file.clone(), line: no })?;
-        Ok(Some(Line { no, text, terminated }))
+        if !terminated {
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            return Err(ReadError::Truncated {
+                file: self.file.clone(),
+                line: no,
+                reason: "the last line has no line end, so it may be cut short (if the file is complete, end it with \
+                         a line break)"
+                    .into(),
+            });
+        }
+        Ok(Some(Line { no, text }))
     }
 }
 
@@ -277,12 +290,14 @@ mod tests {
         let data = b"a\r\nbb\nccc".as_slice();
         let mut l = Lines::new(data, "x".into());
         let a = l.next_line().unwrap().unwrap();
-        assert_eq!((a.no, a.text, a.terminated), (1, "a", true));
+        assert_eq!((a.no, a.text), (1, "a"));
         let b = l.next_line().unwrap().unwrap();
         assert_eq!((b.no, b.text), (2, "bb"));
-        let c = l.next_line().unwrap().unwrap();
-        assert_eq!((c.no, c.text, c.terminated), (3, "ccc", false));
-        assert!(l.next_line().unwrap().is_none());
+        // A last line without a line end may be cut short: refused, never read as data.
+        assert!(matches!(l.next_line(), Err(ReadError::Truncated { line: 3, .. })));
+        let mut l = Lines::new(b"a\n \t".as_slice(), "z".into());
+        assert_eq!(l.next_line().unwrap().map(|a| a.text), Some("a"));
+        assert!(l.next_line().unwrap().is_none(), "trailing blanks end the input");
         let long = vec![b'x'; 100];
         let mut l = Lines::new(long.as_slice(), "y".into()).with_limit(10);
         assert!(matches!(l.next_line(), Err(ReadError::LineTooLong { line: 1, .. })));

@@ -264,16 +264,46 @@ pub fn discover(path: &Path) -> Result<Vec<Source>, ReadError> {
         });
     }
     let mut out = Vec::new();
-    discover_dir(path, &mut out, 0)?;
+    discover_dir(path, &mut out, &mut BTreeSet::new(), 0)?;
     Ok(out)
+}
+
+/// [`discover`] over several paths, each source once: a folder or file reached twice (named twice, inside another
+/// named path, or through a symbolic link) is loaded once, so no trace counts twice in an evaluation or a training.
+pub fn discover_all(paths: &[PathBuf]) -> Result<Vec<Source>, ReadError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for path in paths {
+        for source in discover(path)? {
+            let at = match &source {
+                Source::Dataset(_, p) | Source::TraceCsv(p) => p,
+            };
+            if seen.insert(canonical(at)?) {
+                out.push(source);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The path with every link resolved, so the same folder is known however it was reached.
+fn canonical(path: &Path) -> Result<PathBuf, ReadError> {
+    path.canonicalize().map_err(|source| ReadError::Io { file: path.display().to_string(), source })
 }
 
 fn trace_csv_has_header(path: &Path) -> Result<bool, ReadError> {
     crate::trace::csv::has_canonical_header(path)
 }
 
-fn discover_dir(dir: &Path, out: &mut Vec<Source>, depth: usize) -> Result<(), ReadError> {
-    if depth > 16 {
+/// Searches `dir`, skipping folders already searched: a symbolic link back up the tree would otherwise load the
+/// same datasets once per level, up to the depth limit.
+fn discover_dir(
+    dir: &Path,
+    out: &mut Vec<Source>,
+    visited: &mut BTreeSet<PathBuf>,
+    depth: usize,
+) -> Result<(), ReadError> {
+    if depth > 16 || !visited.insert(canonical(dir)?) {
         return Ok(());
     }
     let by_name = DatasetKind::from_folder_name(io::file_name(dir));
@@ -283,7 +313,7 @@ fn discover_dir(dir: &Path, out: &mut Vec<Source>, depth: usize) -> Result<(), R
     }
     for p in io::sorted_entries(dir)? {
         if p.is_dir() {
-            discover_dir(&p, out, depth + 1)?;
+            discover_dir(&p, out, visited, depth + 1)?;
         } else if is_csv_name(&p) && trace_csv_has_header(&p)? {
             // A CSV that cannot be read (I/O error, truncated gzip) is an error, not "not a trace".
             out.push(Source::TraceCsv(p));

@@ -67,6 +67,10 @@ pub fn load_ride(ride: &Path, report: &mut LoadReport) -> Result<Trace, ReadErro
     let file = lines.file().to_string();
     let Some(h) = lines.next_line()? else { return Err(ReadError::Empty { file }) };
     let cols: Vec<&str> = h.text.split(',').map(str::trim).collect();
+    // A column named twice would leave it to chance which one is read.
+    if let Some(twice) = cols.iter().enumerate().find(|(i, c)| cols[..*i].contains(c)).map(|(_, c)| *c) {
+        return Err(ReadError::Header { file, line: 1, reason: format!("column {twice} appears more than once") });
+    }
     let find = |n: &str| cols.iter().position(|c| *c == n);
     let (Some(ti), Some(xi), Some(yi), Some(zi)) = (find("time"), find("x"), find("y"), find("z")) else {
         return Err(ReadError::Header { file, line: 1, reason: "expected columns time, x, y, z".into() });

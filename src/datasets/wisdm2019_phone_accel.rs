@@ -69,10 +69,17 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<Vec<Trace>, Rea
     };
     while let Some(l) = lines.next_line()? {
         let text = l.text.trim_end();
-        let text = text.strip_suffix(';').unwrap_or(text);
         if text.is_empty() {
             continue;
         }
+        // Every line of the source ends in `;`; one without it was cut short or is not this format.
+        let Some(text) = text.strip_suffix(';') else {
+            return Err(ReadError::Truncated {
+                file: file.clone(),
+                line: l.no,
+                reason: "the line does not end with ';' as every line of this format does".into(),
+            });
+        };
         let f: Vec<&str> = text.split(',').collect();
         if f.len() != 6 {
             return Err(ReadError::ColumnCount { file: file.clone(), line: l.no, expected: 6, found: f.len() });

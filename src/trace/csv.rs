@@ -28,7 +28,8 @@
 //! almost surely in another unit than seconds. So is acceleration that reads as gravity in g
 //! ([`ReadError::AccelerationInG`], [`check_acceleration_unit`]) and a gyroscope that contradicts the accelerometer,
 //! as rates in deg/s do ([`ReadError::GyroscopeContradictsAccelerometer`], [`check_gyroscope_unit`]). Gaps are kept
-//! (the median ignores them). A complete last line without a line end is accepted.
+//! (the median ignores them). A last line without a line end is refused as possibly cut short
+//! ([`ReadError::Truncated`]): a number or label cut in the middle still parses.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -295,13 +296,6 @@ pub fn read_trace_csv_from<R: BufRead>(reader: R, name: &str) -> Result<Trace, R
             nf += 1;
         }
         if nf != expected {
-            if !l.terminated {
-                return Err(ReadError::Truncated {
-                    file: name.to_string(),
-                    line: no,
-                    reason: format!("last line has {nf} of {expected} fields and no line end"),
-                });
-            }
             return Err(ReadError::ColumnCount { file: name.to_string(), line: no, expected, found: nf });
         }
         let t_tok = fields[0].trim();
