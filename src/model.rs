@@ -32,6 +32,11 @@ pub const CLASS_NAMES: [&str; N_CLASSES] = ["still", "walking", "running", "tran
 pub const TRANSIT: usize = 3;
 /// Most sub-classes a linear classifier may score (see [`Linear::subclass_of`]); its live form is padded to this.
 pub const MAX_SUBCLASSES: usize = 16;
+/// Most trees a forest may hold (training makes at most 1000): every window walks every tree, so a file of
+/// millions of small trees would stall the live path.
+pub const MAX_TREES: usize = 1024;
+/// Smallest class prior a model may hold.
+pub const MIN_CLASS_PRIOR: f32 = 1e-3;
 /// Marker in [`Forest::feature`] for a leaf.
 pub const LEAF: u16 = u16::MAX;
 
@@ -89,6 +94,9 @@ impl Forest {
         let n = self.feature.len();
         if self.roots.is_empty() {
             return Err(ModelError::Invalid("forest has no trees".into()));
+        }
+        if self.roots.len() > MAX_TREES {
+            return Err(ModelError::Invalid(format!("forest of {} trees (at most {MAX_TREES})", self.roots.len())));
         }
         if self.threshold.len() != n || self.right.len() != n {
             return Err(ModelError::Invalid("node arrays differ in length".into()));
@@ -541,8 +549,9 @@ impl Model {
         if file.classes.len() != N_CLASSES || file.classes.iter().zip(CLASS_NAMES).any(|(a, b)| a != b) {
             return Err(ModelError::Invalid("classes must be still, walking, running, transit, other".into()));
         }
-        if file.class_priors.iter().any(|p| !p.is_finite() || *p <= 0.0) {
-            return Err(ModelError::Invalid("class priors must be positive".into()));
+        // The smoother divides by the priors: a subnormal one would make every emission infinite.
+        if file.class_priors.iter().any(|p| !(MIN_CLASS_PRIOR..=1.0).contains(p)) {
+            return Err(ModelError::Invalid(format!("class priors must be in {MIN_CLASS_PRIOR}..=1")));
         }
         if !(file.min_rate_hz.is_finite() && file.dense_rate_hz.is_finite() && file.min_rate_hz <= file.dense_rate_hz) {
             return Err(ModelError::Invalid("rate thresholds are inconsistent".into()));
@@ -1011,6 +1020,23 @@ pub(crate) mod tests {
             free_sparse: Classifier::Forest(forest),
         })
         .unwrap()
+    }
+
+    #[test]
+    fn subnormal_priors_and_forests_of_too_many_trees_are_refused() {
+        let mut file = tiny_model().file().clone();
+        file.class_priors[2] = 1e-40;
+        let e = Model::new(file.clone()).unwrap_err();
+        assert!(e.to_string().contains("class priors"), "{e}");
+        file.class_priors[2] = 0.2;
+        let Classifier::Forest(mut forest) = file.dense.clone() else { unreachable!() };
+        forest.roots = vec![0; MAX_TREES + 1];
+        file.dense = Classifier::Forest(forest.clone());
+        let e = Model::new(file.clone()).unwrap_err();
+        assert!(e.to_string().contains("1025 trees"), "{e}");
+        forest.roots.truncate(MAX_TREES);
+        file.dense = Classifier::Forest(forest);
+        assert!(Model::new(file).is_ok());
     }
 
     #[test]
