@@ -650,6 +650,24 @@ fn every_dataset_reader_refuses_a_cut_last_line() {
 }
 
 #[test]
+fn a_finite_value_too_large_to_convert_is_a_parse_error_naming_its_token() {
+    // HAPT is in g: 1e38 g overflows f32 once converted to m/s^2, and was reported as "not a finite number".
+    let dir = tempfile::tempdir().unwrap();
+    let hapt = dir.path().join("user01_rec1.csv");
+    let head = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label\n";
+    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,0,5\n1e38,-0.1,0.5,0,0,0,1,5\n")).unwrap();
+    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    assert!(
+        matches!(&e, ReadError::Parse { line: 3, field, token, .. } if field == "acc_x" && token == "1e38"),
+        "{e:?}"
+    );
+    // Large but convertible values reach the sample check, which names the real problem.
+    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,0,5\n1e9,-0.1,0.5,0,0,0,1,5\n")).unwrap();
+    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    assert!(matches!(&e, ReadError::InvalidSample { line: 3, .. }) && e.to_string().contains("plausible"), "{e}");
+}
+
+#[test]
 fn a_paris_header_naming_a_column_twice_is_refused() {
     // Before, the first `x` was read and the second ignored.
     let dir = tempfile::tempdir().unwrap();

@@ -189,8 +189,17 @@ pub(crate) fn parse_f64(file: &str, line: u64, field: &str, token: &str) -> Resu
     if !v.is_finite() {
         return Err(parse_err(file, line, field, token, "as a finite number"));
     }
+    // Readers convert to f32 and scale (g to m/s^2): a finite token beyond this would overflow there and be
+    // reported as "not a finite number", naming neither the token nor the real problem.
+    if v.abs() > MAX_READ_MAGNITUDE {
+        return Err(parse_err(file, line, field, token, "as a number of plausible size (at most 1e30)"));
+    }
     Ok(v)
 }
+
+/// Largest magnitude [`parse_f64`] reads: far beyond any sensor value or timestamp in seconds, far below where
+/// `f32` overflows after a unit conversion.
+const MAX_READ_MAGNITUDE: f64 = 1e30;
 
 /// Parses an integer.
 pub(crate) fn parse_i64(file: &str, line: u64, field: &str, token: &str) -> Result<i64, ReadError> {
