@@ -245,25 +245,31 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
 ) -> jint {
     env.with_env(|env| -> JResult<jint> {
         let Ok(n) = usize::try_from(n) else { return Ok(invalid("n is negative")) };
-        if n > MG_MAX_PUSH {
-            return Ok(invalid("n is larger than MG_MAX_PUSH; push in chunks"));
-        }
-        if n == 0 {
-            // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
-            return Ok(status(unsafe { mg_session_push(handle(session), std::ptr::null(), 0) }));
-        }
-        if t_ns.is_null() || accel.is_null() || t_ns.len(env)? < n || accel.len(env)? < 3 * n {
-            return Ok(invalid("tNs must hold n values and accel 3n"));
-        }
-        let has_gyro = !gyro.is_null();
-        if has_gyro && gyro.len(env)? < 3 * n {
-            return Ok(invalid("gyro must be null or hold 3n values"));
-        }
         // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
         let session = match unsafe { session_mut(handle(session)) } {
             Ok(s) => s,
             Err(s) => return Ok(status(s)),
         };
+        // As in `mg_session_push`: consent is checked before the arrays are looked at, so a stopped session never
+        // has a sample copied into native memory.
+        if let Some(s) = push_refused(session) {
+            return Ok(status(s));
+        }
+        if n == 0 {
+            return Ok(status(mg_status::MG_OK));
+        }
+        if n > MG_MAX_PUSH {
+            return Ok(invalid("n is larger than MG_MAX_PUSH; push in chunks"));
+        }
+        if t_ns.is_null() || accel.is_null() || t_ns.len(env)? < n || accel.len(env)? < 3 * n {
+            return Ok(invalid("tNs must hold n values and accel 3n"));
+        }
+        if !gyro.is_null() && gyro.len(env)? < 3 * n {
+            return Ok(invalid("gyro must be null or hold 3n values"));
+        }
+        // Without a gyroscope grant the gyroscope array is not even copied (the C push drops such readings in
+        // `to_sample` before any buffer): its samples go on with `has_gyro` 0.
+        let copy_gyro = !gyro.is_null() && session.gyroscope_allowed();
         // The Java arrays are copied a chunk at a time into stack buffers that are zeroed on every exit (they hold
         // raw motion): memory stays bounded whatever `n` is, and nothing raw is left behind on the heap.
         let mut t: WipedBuf<i64, CHUNK> = WipedBuf::new(0);
@@ -272,12 +278,17 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
         let mut samples: WipedBuf<mg_sample, CHUNK> = WipedBuf::new(mg_sample::default());
         let mut start = 0;
         while start < n {
+            // Again before every chunk is copied: a withdrawal on another thread during this call stops the copying
+            // too, not only the classifying (one atomic load per 64 samples).
+            if let Some(s) = push_refused(session) {
+                return Ok(status(s));
+            }
             let m = CHUNK.min(n - start);
             // `start` and `m` are at most MG_MAX_PUSH (2^24), so these fit a jsize and never overflow.
             let (from, from3) = (start as i32, 3 * start as i32);
             t_ns.get_region(env, from, t.prefix_mut(m))?;
             accel.get_region(env, from3, a.prefix_mut(3 * m))?;
-            if has_gyro {
+            if copy_gyro {
                 gyro.get_region(env, from3, g.prefix_mut(3 * m))?;
             }
             for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
@@ -289,7 +300,7 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
                     gx: g.buf[3 * i],
                     gy: g.buf[3 * i + 1],
                     gz: g.buf[3 * i + 2],
-                    has_gyro: u8::from(has_gyro),
+                    has_gyro: u8::from(copy_gyro),
                 };
             }
             let s = push_samples(session, &samples.buf[..m], start);

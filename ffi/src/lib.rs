@@ -757,6 +757,12 @@ fn to_sample(s: &mg_sample, gyroscope_allowed: bool) -> Result<Sample, ()> {
     }
 }
 
+/// Why a push on `session` must not look at its input: the gated status (also the last error) once consent has
+/// ended, else `None`. Both pushes, `mg_session_push` and the JNI one, ask this before they read or copy a sample.
+fn push_refused(session: &Session) -> Option<mg_status> {
+    session.gated().map(|g| fail(gated_status(g), &g.to_string()))
+}
+
 /// Pushes `input` in chunks through a stack buffer that is zeroed on every exit. `offset` is the index of
 /// `input[0]` in the caller's array, for error messages.
 fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg_status {
@@ -807,8 +813,8 @@ pub unsafe extern "C" fn mg_session_push(session: *mut mg_session, samples: *con
             Ok(s) => s,
             Err(s) => return s,
         };
-        if let Some(g) = session.gated() {
-            return fail(gated_status(g), &g.to_string());
+        if let Some(s) = push_refused(session) {
+            return s;
         }
         if n == 0 {
             return mg_status::MG_OK;

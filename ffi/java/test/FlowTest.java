@@ -167,6 +167,10 @@ public final class FlowTest {
         check(wiped > 0, "bytes wiped");
         MotiongateException w = expectStatus(12, "push after withdraw", () -> session.push(t, a, g, 1));
         check(w.isGated(), "withdrawn is gated");
+        // The gate is checked before the arrays are looked at or copied, as mg_session_push checks it before its
+        // samples pointer: a stopped session gives the gated status even for arrays it could not have read.
+        expectStatus(12, "push of null arrays after withdraw", () -> session.push(null, null, null, 4));
+        expectStatus(12, "push of short arrays after withdraw", () -> session.push(new long[1], new float[1], null, 64));
         expectStatus(12, "next event after withdraw", session::nextEvent);
         check(session.status() == 12, "session status after withdraw");
         // Counts, not signal data: still readable, and the wipe did not reset them.
