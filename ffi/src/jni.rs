@@ -2,8 +2,12 @@
 //! ABI function of the same name. Handles travel as Java `long`s; every method returns the `mg_status` as an `int`
 //! and the Java classes (`Gate`, `Session`) turn non-OK statuses into `MotiongateException`s.
 //!
-//! Panics are caught by `EnvUnowned::with_env` here, and again by the C functions this calls (`sessionPush` calls
-//! the C ABI's internal chunked push directly, so that it can copy the Java arrays a chunk at a time).
+//! Panics: library code runs under the C ABI's `guard` everywhere, so a panic in it gives status 99
+//! (`MG_ERR_INTERNAL`, a `MotiongateException` in Java) as it does in C. Most methods get that from the C function
+//! they call; `sessionPush` calls the C ABI's internal chunked push directly (to copy the Java arrays a chunk at a
+//! time) and wraps its library calls in `guard` itself. `EnvUnowned::with_env` (jni 0.22) also runs its closure
+//! under `catch_unwind`, so a panic in the JNI plumbing around them does not unwind into the JVM either; it becomes
+//! a `RuntimeException` (and the method returns 0), not a status.
 
 use std::ffi::{c_char, CStr, CString};
 
@@ -251,9 +255,10 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
             Err(s) => return Ok(status(s)),
         };
         // As in `mg_session_push`: consent is checked before the arrays are looked at, so a stopped session never
-        // has a sample copied into native memory.
-        if let Some(s) = push_refused(session) {
-            return Ok(status(s));
+        // has a sample copied into native memory. Library code runs under `guard`, as in the C functions.
+        let refused = guard(|| push_refused(session).unwrap_or(mg_status::MG_OK));
+        if refused != mg_status::MG_OK {
+            return Ok(status(refused));
         }
         if n == 0 {
             return Ok(status(mg_status::MG_OK));
@@ -280,8 +285,9 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
         while start < n {
             // Again before every chunk is copied: a withdrawal on another thread during this call stops the copying
             // too, not only the classifying (one atomic load per 64 samples).
-            if let Some(s) = push_refused(session) {
-                return Ok(status(s));
+            let refused = guard(|| push_refused(session).unwrap_or(mg_status::MG_OK));
+            if refused != mg_status::MG_OK {
+                return Ok(status(refused));
             }
             let m = CHUNK.min(n - start);
             // `start` and `m` are at most MG_MAX_PUSH (2^24), so these fit a jsize and never overflow.
@@ -291,19 +297,21 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
             if copy_gyro {
                 gyro.get_region(env, from3, g.prefix_mut(3 * m))?;
             }
-            for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
-                *out = mg_sample {
-                    t_ns: t.buf[i],
-                    ax: a.buf[3 * i],
-                    ay: a.buf[3 * i + 1],
-                    az: a.buf[3 * i + 2],
-                    gx: g.buf[3 * i],
-                    gy: g.buf[3 * i + 1],
-                    gz: g.buf[3 * i + 2],
-                    has_gyro: u8::from(copy_gyro),
-                };
-            }
-            let s = push_samples(session, &samples.buf[..m], start);
+            let s = guard(|| {
+                for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
+                    *out = mg_sample {
+                        t_ns: t.buf[i],
+                        ax: a.buf[3 * i],
+                        ay: a.buf[3 * i + 1],
+                        az: a.buf[3 * i + 2],
+                        gx: g.buf[3 * i],
+                        gy: g.buf[3 * i + 1],
+                        gz: g.buf[3 * i + 2],
+                        has_gyro: u8::from(copy_gyro),
+                    };
+                }
+                push_samples(session, &samples.buf[..m], start)
+            });
             if s != mg_status::MG_OK {
                 return Ok(status(s));
             }
