@@ -210,7 +210,9 @@ pub extern "system" fn Java_org_motiongate_Native_gateWithdraw<'l>(
 /// `static native void gateFree(long gate)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_gateFree<'l>(_env: EnvUnowned<'l>, _class: JClass<'l>, gate: jlong) {
-    // SAFETY: `gate` is 0 or a live handle; the Java `Gate` zeroes its field first so it is freed once.
+    // SAFETY: `gate` is 0 or a live handle; the Java `NativeHandle` zeroes its value under its lock before it calls
+    // this, once (from `Gate.close()` or the cleaner, which runs only once the `Gate` is unreachable: its methods
+    // keep it reachable through their native calls), so it is freed once and never while in use.
     unsafe { mg_gate_free(handle(gate)) }
 }
 
@@ -408,7 +410,9 @@ pub extern "system" fn Java_org_motiongate_Native_sessionFree<'l>(
     _class: JClass<'l>,
     session: jlong,
 ) {
-    // SAFETY: `session` is 0 or a live handle; the Java `Session` zeroes its field first so it is freed once.
+    // SAFETY: `session` is 0 or a live handle; the Java `NativeHandle` zeroes its value under its lock before it
+    // calls this, once (from `Session.close()` or the cleaner, which runs only once the `Session` is unreachable: its
+    // methods keep it reachable through their native calls), so it is freed once and never while in use.
     unsafe { mg_session_free(handle(session)) }
 }
 

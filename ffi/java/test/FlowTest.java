@@ -85,6 +85,42 @@ public final class FlowTest {
         System.out.println("FlowTest: all " + checks + " checks passed");
     }
 
+    /** Opens a session, pushes into it and drops it without close(). */
+    private static void openPushAndDrop(Gate gate) {
+        Session s = gate.openSession();
+        long[] t = new long[100];
+        float[] a = new float[300];
+        for (int j = 0; j < 100; j++) {
+            t[j] = j * 20_000_000L;
+            a[3 * j + 2] = 9.81f;
+        }
+        s.push(t, a, null);
+    }
+
+    /**
+     * A session dropped without close() is freed once it is garbage-collected: its buffers wiped and session_closed
+     * logged, which adds an entry to the record (its head count moves).
+     */
+    private static void aDroppedSessionIsFreedByTheCleaner(Gate gate) {
+        long before = gate.head().count;
+        openPushAndDrop(gate);
+        long opened = gate.head().count;
+        check(opened == before + 1, "session_opened logged: " + before + " -> " + opened);
+        // Bounded: a collection normally finds the session at the first System.gc(); give up after ~10 s.
+        for (int i = 0; i < 200 && gate.head().count == opened; i++) {
+            System.gc();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        long closed = gate.head().count;
+        System.out.println("dropped session: record head " + opened + " -> " + closed + " entries");
+        check(closed == opened + 1, "a session dropped without close() is freed (session_closed logged)");
+    }
+
     private static void run(List<double[]> rows, String record) throws IOException {
         int n = rows.size();
         Gate gate = Gate.open(record, KEY, PURPOSE, POLICY);
@@ -191,6 +227,7 @@ public final class FlowTest {
         // 20 s at 50 Hz of a gentle sway as linear acceleration (gravity removed): every window lacks gravity.
         try (Gate linear = Gate.open(record, KEY, PURPOSE, POLICY)) {
             linear.grant(T0 + 70000);
+            aDroppedSessionIsFreedByTheCleaner(linear);
             final int m = 1000;
             long[] st = new long[m];
             float[] sa = new float[3 * m];

@@ -1,15 +1,19 @@
 package org.motiongate;
 
+import java.lang.ref.Reference;
+
 /**
  * The consent gate of one purpose ({@code mg_gate}). Thread-safe: methods may be called from any thread (the UI
  * thread typically calls {@link #withdraw}, even while a {@link Session} is pushed on a sensor thread).
- * {@link #close()} frees the native gate; sessions opened from it stay valid.
+ * {@link #close()} frees the native gate (idempotent); sessions opened from it stay valid. A gate that is never
+ * closed is freed by a cleaner once it has been garbage-collected.
  */
 public final class Gate implements AutoCloseable {
-    private long handle;
+    /** Freed by {@link #close()}, or by a cleaner once this object is unreachable if it was never closed. */
+    private final NativeHandle handle;
 
     private Gate(long handle) {
-        this.handle = handle;
+        this.handle = new NativeHandle(this, handle, Native::gateFree);
     }
 
     /**
@@ -23,17 +27,26 @@ public final class Gate implements AutoCloseable {
         return new Gate(out[0]);
     }
 
+    /**
+     * The live handle. A caller must keep {@code this} reachable until its native call returns (see
+     * {@link Reference#reachabilityFence}): else the cleaner could free the handle during the call.
+     */
     private long live() {
-        if (handle == 0) {
+        long h = handle.get();
+        if (h == 0) {
             throw new IllegalStateException("gate is closed");
         }
-        return handle;
+        return h;
     }
 
     /** The consent state of this gate's purpose. */
     public synchronized ConsentState state() {
         int[] out = new int[1];
-        Native.check(Native.gateState(live(), out));
+        try {
+            Native.check(Native.gateState(live(), out));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
         return ConsentState.fromCode(out[0]);
     }
 
@@ -46,7 +59,11 @@ public final class Gate implements AutoCloseable {
     public synchronized Head head() {
         long[] count = new long[1];
         byte[] hash = new byte[64];
-        Native.check(Native.gateHead(live(), count, hash));
+        try {
+            Native.check(Native.gateHead(live(), count, hash));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
         return new Head(count[0], new String(hash, java.nio.charset.StandardCharsets.US_ASCII));
     }
 
@@ -80,12 +97,20 @@ public final class Gate implements AutoCloseable {
 
     /** Records the user's grant (accelerometer and gyroscope) at {@code unixMs}. */
     public synchronized void grant(long unixMs) {
-        Native.check(Native.gateGrant(live(), unixMs));
+        try {
+            Native.check(Native.gateGrant(live(), unixMs));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Records a refusal (status 22 while consent is granted: use {@link #withdraw}). */
     public synchronized void deny(long unixMs) {
-        Native.check(Native.gateDeny(live(), unixMs));
+        try {
+            Native.check(Native.gateDeny(live(), unixMs));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /**
@@ -94,24 +119,28 @@ public final class Gate implements AutoCloseable {
      */
     public synchronized long withdraw(long unixMs) {
         long[] out = new long[1];
-        Native.check(Native.gateWithdraw(live(), unixMs, out));
+        try {
+            Native.check(Native.gateWithdraw(live(), unixMs, out));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
         return out[0];
     }
 
     /** Opens a live session (throws a gated {@link MotiongateException} without consent). */
     public synchronized Session openSession() {
         long[] out = new long[1];
-        Native.check(Native.sessionOpen(live(), out));
+        try {
+            Native.check(Native.sessionOpen(live(), out));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
         return new Session(out[0]);
     }
 
     @Override
     public synchronized void close() {
-        long h = handle;
-        handle = 0;
-        if (h != 0) {
-            Native.gateFree(h);
-        }
+        handle.close();
     }
 
     /** The native library version. */
