@@ -1,6 +1,7 @@
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,6 +9,7 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import org.motiongate.Activity;
@@ -85,6 +87,20 @@ public final class FlowTest {
         System.out.println("FlowTest: all " + checks + " checks passed");
     }
 
+    /**
+     * How many native handles are registered for freeing and not yet freed: the size of the package-private
+     * NativeHandle.PENDING set (read by reflection: this test is not in the package).
+     */
+    private static int pendingHandles() {
+        try {
+            Field f = Class.forName("org.motiongate.NativeHandle").getDeclaredField("PENDING");
+            f.setAccessible(true);
+            return ((Set<?>) f.get(null)).size();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError("NativeHandle.PENDING", e);
+        }
+    }
+
     /** Opens a session, pushes into it and drops it without close(). */
     private static void openPushAndDrop(Gate gate) {
         Session s = gate.openSession();
@@ -103,7 +119,9 @@ public final class FlowTest {
      */
     private static void aDroppedSessionIsFreedByTheCleaner(Gate gate) {
         long before = gate.head().count;
+        int pendingBefore = pendingHandles();
         openPushAndDrop(gate);
+        check(pendingHandles() == pendingBefore + 1, "the dropped session's handle is pending");
         long opened = gate.head().count;
         check(opened == before + 1, "session_opened logged: " + before + " -> " + opened);
         // Bounded: a collection normally finds the session at the first System.gc(); give up after ~10 s.
@@ -119,6 +137,7 @@ public final class FlowTest {
         long closed = gate.head().count;
         System.out.println("dropped session: record head " + opened + " -> " + closed + " entries");
         check(closed == opened + 1, "a session dropped without close() is freed (session_closed logged)");
+        check(pendingHandles() == pendingBefore, "the freed session's phantom is removed from the pending set");
     }
 
     private static void run(List<double[]> rows, String record) throws IOException {
@@ -214,10 +233,14 @@ public final class FlowTest {
         check(session.windowsWithoutGravity() == 0, "windows without gravity after withdraw");
         check(gate.state() == ConsentState.WITHDRAWN, "withdrawn state");
         expectStatus(12, "open after withdraw", gate::openSession);
+        int pending = pendingHandles();
         session.close();
+        check(pendingHandles() == pending - 1, "close() removes the session's phantom from the pending set");
         session.close(); // idempotent
+        check(pendingHandles() == pending - 1, "a second close() changes nothing");
         gate.close();
         gate.close();
+        check(pendingHandles() == pending - 2, "close() removes the gate's phantom from the pending set");
 
         try (Gate again = Gate.open(record, KEY, PURPOSE, POLICY)) {
             check(again.state() == ConsentState.WITHDRAWN, "persisted withdrawal");

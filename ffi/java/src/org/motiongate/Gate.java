@@ -1,15 +1,13 @@
 package org.motiongate;
 
-import java.lang.ref.Reference;
-
 /**
  * The consent gate of one purpose ({@code mg_gate}). Thread-safe: methods may be called from any thread (the UI
  * thread typically calls {@link #withdraw}, even while a {@link Session} is pushed on a sensor thread).
  * {@link #close()} frees the native gate (idempotent); sessions opened from it stay valid. A gate that is never
- * closed is freed by a cleaner once it has been garbage-collected.
+ * closed is freed by the library's cleanup thread once it has been garbage-collected.
  */
 public final class Gate implements AutoCloseable {
-    /** Freed by {@link #close()}, or by a cleaner once this object is unreachable if it was never closed. */
+    /** Freed by {@link #close()}, or by the cleanup thread once this object is unreachable if never closed. */
     private final NativeHandle handle;
 
     private Gate(long handle) {
@@ -28,8 +26,8 @@ public final class Gate implements AutoCloseable {
     }
 
     /**
-     * The live handle. A caller must keep {@code this} reachable until its native call returns (see
-     * {@link Reference#reachabilityFence}): else the cleaner could free the handle during the call.
+     * The live handle. A caller must keep {@code this} reachable until its native call returns (with
+     * {@link NativeHandle#keepAlive} after the call): else the cleanup thread could free the handle during the call.
      */
     private long live() {
         long h = handle.get();
@@ -45,7 +43,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.gateState(live(), out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return ConsentState.fromCode(out[0]);
     }
@@ -62,7 +60,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.gateHead(live(), count, hash));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return new Head(count[0], new String(hash, java.nio.charset.StandardCharsets.US_ASCII));
     }
@@ -86,7 +84,8 @@ public final class Gate implements AutoCloseable {
 
         @Override
         public int hashCode() {
-            return Long.hashCode(count) * 31 + hash.hashCode();
+            // Long.hashCode(long) needs Android API 24: this is its value.
+            return (int) (count ^ (count >>> 32)) * 31 + hash.hashCode();
         }
 
         @Override
@@ -100,7 +99,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.gateGrant(live(), unixMs));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
     }
 
@@ -109,7 +108,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.gateDeny(live(), unixMs));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
     }
 
@@ -122,7 +121,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.gateWithdraw(live(), unixMs, out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return out[0];
     }
@@ -133,7 +132,7 @@ public final class Gate implements AutoCloseable {
         try {
             Native.check(Native.sessionOpen(live(), out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return new Session(out[0]);
     }

@@ -1,16 +1,15 @@
 package org.motiongate;
 
-import java.lang.ref.Reference;
-
 /**
  * A live classification session ({@code mg_session}). Use it from one thread at a time (typically the sensor
  * thread; methods are synchronized). After consent ends, {@link #push} and {@link #nextEvent} throw a gated
  * {@link MotiongateException} (status 12 after a withdrawal). {@link #close()} wipes the buffers and logs
- * {@code session_closed}; it is idempotent. A session that is never closed is freed the same way by a cleaner once it
- * has been garbage-collected, which may be much later (its raw motion stays in native memory until then): close it.
+ * {@code session_closed}; it is idempotent. A session that is never closed is freed the same way by the library's
+ * cleanup thread once it has been garbage-collected, which may be much later (its raw motion stays in native memory
+ * until then): close it.
  */
 public final class Session implements AutoCloseable {
-    /** Freed by {@link #close()}, or by a cleaner once this object is unreachable if it was never closed. */
+    /** Freed by {@link #close()}, or by the cleanup thread once this object is unreachable if never closed. */
     private final NativeHandle handle;
 
     Session(long handle) {
@@ -18,8 +17,8 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * The live handle. A caller must keep {@code this} reachable until its native call returns (see
-     * {@link Reference#reachabilityFence}): else the cleaner could free the handle during the call.
+     * The live handle. A caller must keep {@code this} reachable until its native call returns (with
+     * {@link NativeHandle#keepAlive} after the call): else the cleanup thread could free the handle during the call.
      */
     private long live() {
         long h = handle.get();
@@ -43,7 +42,7 @@ public final class Session implements AutoCloseable {
         try {
             Native.check(Native.sessionPush(live(), tNs, accel, gyro, n));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
     }
 
@@ -54,7 +53,7 @@ public final class Session implements AutoCloseable {
         try {
             status = Native.sessionNextEvent(live(), out);
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         if (status == MotiongateException.NO_EVENT) {
             return null;
@@ -122,7 +121,7 @@ public final class Session implements AutoCloseable {
         try {
             Native.check(Native.sessionGyroscope(live(), out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return out;
     }
@@ -132,7 +131,7 @@ public final class Session implements AutoCloseable {
         try {
             Native.check(Native.sessionWindowsRefused(live(), out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return out;
     }
@@ -142,7 +141,7 @@ public final class Session implements AutoCloseable {
         try {
             Native.check(Native.sessionWindows(live(), out));
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
         return out;
     }
@@ -153,7 +152,7 @@ public final class Session implements AutoCloseable {
         try {
             return Native.sessionStatus(live());
         } finally {
-            Reference.reachabilityFence(this);
+            NativeHandle.keepAlive(this);
         }
     }
 
