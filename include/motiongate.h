@@ -20,12 +20,18 @@
  *     push on another thread, but never concurrently with (or after) mg_session_free.
  *   - While a session is pushed on a sensor thread, mg_gate_withdraw (or grant / deny / re-opening the gate with
  *     a newer policy version) may be called from the UI thread: before it returns, the session is stopped and its
- *     buffers are zeroized; the push in progress stops at the next sample and returns MG_GATED_WITHDRAWN.
+ *     buffers are zeroized. The push in progress stops at its next sample and returns the reason's status:
+ *     MG_GATED_WITHDRAWN after a withdrawal or a new grant, MG_GATED_DENIED after a deny,
+ *     MG_GATED_RECONSENT_REQUIRED after a policy change; or MG_OK if it had already passed its last sample's check
+ *     (its events are wiped all the same, and every later push or event call returns the reason's status).
  *   - Freeing a gate while its sessions are open is safe: sessions keep what they need alive.
  *   - mg_last_error is per thread.
  *
  * POINTERS
- *   Every pointer argument may be NULL (-> MG_ERR_INVALID_ARGUMENT); *_free(NULL) is a no-op. No function panics
+ *   Every pointer argument may be NULL (-> MG_ERR_INVALID_ARGUMENT), with these exceptions: *_free(NULL) is a
+ *   no-op; mg_gate_withdraw accepts out_bytes_wiped == NULL (the count is then not written; the status is as
+ *   usual); mg_session_push accepts samples == NULL when n == 0; and a session that is stopped (gated or
+ *   MG_ERR_INTERNAL) returns that status from mg_session_push before it looks at samples. No function panics
  *   across the boundary (an internal panic is MG_ERR_INTERNAL). Handles must be live (not freed). Pointers to
  *   structs must be aligned for their type (else MG_ERR_INVALID_ARGUMENT); strings are at most MG_MAX_STRING bytes.
  */
@@ -416,12 +422,15 @@ enum mg_status mg_session_open(struct mg_gate *gate,
 /**
  * Feeds `n` samples (in time order) to the session. Events produced are taken with `mg_session_next_event`.
  * While consent holds, `n == 0` is `MG_OK` whatever `samples` is; `n > 0` with `samples == NULL`, or
- * `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error` names its index and
- * field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
- * touches nothing. `samples` must be aligned for `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a
- * gyroscope grant, gyroscope readings are not even copied. Samples pass through a 64-sample stack buffer that is
- * zeroed before the call returns. Does not allocate when it succeeds (an error's message does). If the push panics
- * (a bug), the session's buffers are wiped and it is stopped for good: `MG_ERR_INTERNAL` now and on every later call.
+ * `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error`
+ * names its index and field, never its value); the samples before it were accepted. Once consent has ended,
+ * returns the gated status and touches nothing (whatever `samples` and `n` are). If consent ends during the call (a
+ * withdrawal on another thread), the push stops at its next sample and returns the reason's status, or `MG_OK` if
+ * it had already passed its last sample's check (its events are wiped all the same). `samples` must be aligned for
+ * `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a gyroscope grant, gyroscope readings are not even
+ * copied. Samples pass through a 64-sample stack buffer that is zeroed before the call returns. Does not allocate
+ * when it succeeds (an error's message does). If the push panics (a bug), the session's buffers are wiped and it is
+ * stopped for good: `MG_ERR_INTERNAL` now and on every later call (a push of `n == 0` included).
  *
  * # Safety
  * `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable

@@ -2,8 +2,12 @@
 //! ABI function of the same name. Handles travel as Java `long`s; every method returns the `mg_status` as an `int`
 //! and the Java classes (`Gate`, `Session`) turn non-OK statuses into `MotiongateException`s.
 //!
-//! Panics are caught by `EnvUnowned::with_env` here, and again by the C functions this calls (`sessionPush` calls
-//! the C ABI's internal chunked push directly, so that it can copy the Java arrays a chunk at a time).
+//! Panics: library code runs under the C ABI's `guard` everywhere, so a panic in it gives status 99
+//! (`MG_ERR_INTERNAL`, a `MotiongateException` in Java) as it does in C. Most methods get that from the C function
+//! they call; `sessionPush` calls the C ABI's internal chunked push directly (to copy the Java arrays a chunk at a
+//! time) and wraps its library calls in `guard` itself. `EnvUnowned::with_env` (jni 0.22) also runs its closure
+//! under `catch_unwind`, so a panic in the JNI plumbing around them does not unwind into the JVM either; it becomes
+//! a `RuntimeException` (and the method returns 0), not a status.
 
 use std::ffi::{c_char, CStr, CString};
 
@@ -206,7 +210,9 @@ pub extern "system" fn Java_org_motiongate_Native_gateWithdraw<'l>(
 /// `static native void gateFree(long gate)`
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_motiongate_Native_gateFree<'l>(_env: EnvUnowned<'l>, _class: JClass<'l>, gate: jlong) {
-    // SAFETY: `gate` is 0 or a live handle; the Java `Gate` zeroes its field first so it is freed once.
+    // SAFETY: `gate` is 0 or a live handle; the Java `NativeHandle` zeroes its value under its lock before it calls
+    // this, once (from `Gate.close()` or the cleaner, which runs only once the `Gate` is unreachable: its methods
+    // keep it reachable through their native calls), so it is freed once and never while in use.
     unsafe { mg_gate_free(handle(gate)) }
 }
 
@@ -245,25 +251,32 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
 ) -> jint {
     env.with_env(|env| -> JResult<jint> {
         let Ok(n) = usize::try_from(n) else { return Ok(invalid("n is negative")) };
-        if n > MG_MAX_PUSH {
-            return Ok(invalid("n is larger than MG_MAX_PUSH; push in chunks"));
-        }
-        if n == 0 {
-            // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
-            return Ok(status(unsafe { mg_session_push(handle(session), std::ptr::null(), 0) }));
-        }
-        if t_ns.is_null() || accel.is_null() || t_ns.len(env)? < n || accel.len(env)? < 3 * n {
-            return Ok(invalid("tNs must hold n values and accel 3n"));
-        }
-        let has_gyro = !gyro.is_null();
-        if has_gyro && gyro.len(env)? < 3 * n {
-            return Ok(invalid("gyro must be null or hold 3n values"));
-        }
         // SAFETY: `session` is 0 or a live handle used by one thread at a time (the Java `Session` contract).
         let session = match unsafe { session_mut(handle(session)) } {
             Ok(s) => s,
             Err(s) => return Ok(status(s)),
         };
+        // As in `mg_session_push`: consent is checked before the arrays are looked at, so a stopped session never
+        // has a sample copied into native memory. Library code runs under `guard`, as in the C functions.
+        let refused = guard(|| push_refused(session).unwrap_or(mg_status::MG_OK));
+        if refused != mg_status::MG_OK {
+            return Ok(status(refused));
+        }
+        if n == 0 {
+            return Ok(status(mg_status::MG_OK));
+        }
+        if n > MG_MAX_PUSH {
+            return Ok(invalid("n is larger than MG_MAX_PUSH; push in chunks"));
+        }
+        if t_ns.is_null() || accel.is_null() || t_ns.len(env)? < n || accel.len(env)? < 3 * n {
+            return Ok(invalid("tNs must hold n values and accel 3n"));
+        }
+        if !gyro.is_null() && gyro.len(env)? < 3 * n {
+            return Ok(invalid("gyro must be null or hold 3n values"));
+        }
+        // Without a gyroscope grant the gyroscope array is not even copied (the C push drops such readings in
+        // `to_sample` before any buffer): its samples go on with `has_gyro` 0.
+        let copy_gyro = !gyro.is_null() && session.gyroscope_allowed();
         // The Java arrays are copied a chunk at a time into stack buffers that are zeroed on every exit (they hold
         // raw motion): memory stays bounded whatever `n` is, and nothing raw is left behind on the heap.
         let mut t: WipedBuf<i64, CHUNK> = WipedBuf::new(0);
@@ -272,27 +285,35 @@ pub extern "system" fn Java_org_motiongate_Native_sessionPush<'l>(
         let mut samples: WipedBuf<mg_sample, CHUNK> = WipedBuf::new(mg_sample::default());
         let mut start = 0;
         while start < n {
+            // Again before every chunk is copied: a withdrawal on another thread during this call stops the copying
+            // too, not only the classifying (one atomic load per 64 samples).
+            let refused = guard(|| push_refused(session).unwrap_or(mg_status::MG_OK));
+            if refused != mg_status::MG_OK {
+                return Ok(status(refused));
+            }
             let m = CHUNK.min(n - start);
             // `start` and `m` are at most MG_MAX_PUSH (2^24), so these fit a jsize and never overflow.
             let (from, from3) = (start as i32, 3 * start as i32);
             t_ns.get_region(env, from, t.prefix_mut(m))?;
             accel.get_region(env, from3, a.prefix_mut(3 * m))?;
-            if has_gyro {
+            if copy_gyro {
                 gyro.get_region(env, from3, g.prefix_mut(3 * m))?;
             }
-            for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
-                *out = mg_sample {
-                    t_ns: t.buf[i],
-                    ax: a.buf[3 * i],
-                    ay: a.buf[3 * i + 1],
-                    az: a.buf[3 * i + 2],
-                    gx: g.buf[3 * i],
-                    gy: g.buf[3 * i + 1],
-                    gz: g.buf[3 * i + 2],
-                    has_gyro: u8::from(has_gyro),
-                };
-            }
-            let s = push_samples(session, &samples.buf[..m], start);
+            let s = guard(|| {
+                for (i, out) in samples.prefix_mut(m).iter_mut().enumerate() {
+                    *out = mg_sample {
+                        t_ns: t.buf[i],
+                        ax: a.buf[3 * i],
+                        ay: a.buf[3 * i + 1],
+                        az: a.buf[3 * i + 2],
+                        gx: g.buf[3 * i],
+                        gy: g.buf[3 * i + 1],
+                        gz: g.buf[3 * i + 2],
+                        has_gyro: u8::from(copy_gyro),
+                    };
+                }
+                push_samples(session, &samples.buf[..m], start)
+            });
             if s != mg_status::MG_OK {
                 return Ok(status(s));
             }
@@ -389,7 +410,9 @@ pub extern "system" fn Java_org_motiongate_Native_sessionFree<'l>(
     _class: JClass<'l>,
     session: jlong,
 ) {
-    // SAFETY: `session` is 0 or a live handle; the Java `Session` zeroes its field first so it is freed once.
+    // SAFETY: `session` is 0 or a live handle; the Java `NativeHandle` zeroes its value under its lock before it
+    // calls this, once (from `Session.close()` or the cleaner, which runs only once the `Session` is unreachable: its
+    // methods keep it reachable through their native calls), so it is freed once and never while in use.
     unsafe { mg_session_free(handle(session)) }
 }
 

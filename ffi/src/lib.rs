@@ -757,6 +757,16 @@ fn to_sample(s: &mg_sample, gyroscope_allowed: bool) -> Result<Sample, ()> {
     }
 }
 
+/// Why a push on `session` must not look at its input (the status is also the last error): the gated status once
+/// consent has ended, `MG_ERR_INTERNAL` once a panic faulted it, else `None`. Both pushes, `mg_session_push` and the
+/// JNI one, ask this before they read or copy a sample, so a push of no samples reports a stopped session too.
+fn push_refused(session: &Session) -> Option<mg_status> {
+    if let Some(g) = session.gated() {
+        return Some(fail(gated_status(g), &g.to_string()));
+    }
+    session.faulted().then(|| fail(mg_status::MG_ERR_INTERNAL, &SessionError::Faulted.to_string()))
+}
+
 /// Pushes `input` in chunks through a stack buffer that is zeroed on every exit. `offset` is the index of
 /// `input[0]` in the caller's array, for error messages.
 fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg_status {
@@ -789,12 +799,15 @@ fn push_samples(session: &mut Session, input: &[mg_sample], offset: usize) -> mg
 
 /// Feeds `n` samples (in time order) to the session. Events produced are taken with `mg_session_next_event`.
 /// While consent holds, `n == 0` is `MG_OK` whatever `samples` is; `n > 0` with `samples == NULL`, or
-/// `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error` names its index and
-/// field, never its value); the samples before it were accepted. Once consent has ended, returns the gated status and
-/// touches nothing. `samples` must be aligned for `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a
-/// gyroscope grant, gyroscope readings are not even copied. Samples pass through a 64-sample stack buffer that is
-/// zeroed before the call returns. Does not allocate when it succeeds (an error's message does). If the push panics
-/// (a bug), the session's buffers are wiped and it is stopped for good: `MG_ERR_INTERNAL` now and on every later call.
+/// `n > MG_MAX_PUSH`: `MG_ERR_INVALID_ARGUMENT`. A refused sample gives `MG_ERR_INVALID_SAMPLE` (`mg_last_error`
+/// names its index and field, never its value); the samples before it were accepted. Once consent has ended,
+/// returns the gated status and touches nothing (whatever `samples` and `n` are). If consent ends during the call (a
+/// withdrawal on another thread), the push stops at its next sample and returns the reason's status, or `MG_OK` if
+/// it had already passed its last sample's check (its events are wiped all the same). `samples` must be aligned for
+/// `mg_sample` (8 bytes; else `MG_ERR_INVALID_ARGUMENT`). Without a gyroscope grant, gyroscope readings are not even
+/// copied. Samples pass through a 64-sample stack buffer that is zeroed before the call returns. Does not allocate
+/// when it succeeds (an error's message does). If the push panics (a bug), the session's buffers are wiped and it is
+/// stopped for good: `MG_ERR_INTERNAL` now and on every later call (a push of `n == 0` included).
 ///
 /// # Safety
 /// `session` is NULL or a live session not used concurrently; `samples` is NULL or points to `n` readable
@@ -807,8 +820,8 @@ pub unsafe extern "C" fn mg_session_push(session: *mut mg_session, samples: *con
             Ok(s) => s,
             Err(s) => return s,
         };
-        if let Some(g) = session.gated() {
-            return fail(gated_status(g), &g.to_string());
+        if let Some(s) = push_refused(session) {
+            return s;
         }
         if n == 0 {
             return mg_status::MG_OK;

@@ -1,6 +1,7 @@
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,6 +9,7 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import org.motiongate.Activity;
@@ -83,6 +85,59 @@ public final class FlowTest {
             }
         }
         System.out.println("FlowTest: all " + checks + " checks passed");
+    }
+
+    /**
+     * How many native handles are registered for freeing and not yet freed: the size of the package-private
+     * NativeHandle.PENDING set (read by reflection: this test is not in the package).
+     */
+    private static int pendingHandles() {
+        try {
+            Field f = Class.forName("org.motiongate.NativeHandle").getDeclaredField("PENDING");
+            f.setAccessible(true);
+            return ((Set<?>) f.get(null)).size();
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError("NativeHandle.PENDING", e);
+        }
+    }
+
+    /** Opens a session, pushes into it and drops it without close(). */
+    private static void openPushAndDrop(Gate gate) {
+        Session s = gate.openSession();
+        long[] t = new long[100];
+        float[] a = new float[300];
+        for (int j = 0; j < 100; j++) {
+            t[j] = j * 20_000_000L;
+            a[3 * j + 2] = 9.81f;
+        }
+        s.push(t, a, null);
+    }
+
+    /**
+     * A session dropped without close() is freed once it is garbage-collected: its buffers wiped and session_closed
+     * logged, which adds an entry to the record (its head count moves).
+     */
+    private static void aDroppedSessionIsFreedByTheCleaner(Gate gate) {
+        long before = gate.head().count;
+        int pendingBefore = pendingHandles();
+        openPushAndDrop(gate);
+        check(pendingHandles() == pendingBefore + 1, "the dropped session's handle is pending");
+        long opened = gate.head().count;
+        check(opened == before + 1, "session_opened logged: " + before + " -> " + opened);
+        // Bounded: a collection normally finds the session at the first System.gc(); give up after ~10 s.
+        for (int i = 0; i < 200 && gate.head().count == opened; i++) {
+            System.gc();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        long closed = gate.head().count;
+        System.out.println("dropped session: record head " + opened + " -> " + closed + " entries");
+        check(closed == opened + 1, "a session dropped without close() is freed (session_closed logged)");
+        check(pendingHandles() == pendingBefore, "the freed session's phantom is removed from the pending set");
     }
 
     private static void run(List<double[]> rows, String record) throws IOException {
@@ -167,6 +222,10 @@ public final class FlowTest {
         check(wiped > 0, "bytes wiped");
         MotiongateException w = expectStatus(12, "push after withdraw", () -> session.push(t, a, g, 1));
         check(w.isGated(), "withdrawn is gated");
+        // The gate is checked before the arrays are looked at or copied, as mg_session_push checks it before its
+        // samples pointer: a stopped session gives the gated status even for arrays it could not have read.
+        expectStatus(12, "push of null arrays after withdraw", () -> session.push(null, null, null, 4));
+        expectStatus(12, "push of short arrays after withdraw", () -> session.push(new long[1], new float[1], null, 64));
         expectStatus(12, "next event after withdraw", session::nextEvent);
         check(session.status() == 12, "session status after withdraw");
         // Counts, not signal data: still readable, and the wipe did not reset them.
@@ -174,10 +233,14 @@ public final class FlowTest {
         check(session.windowsWithoutGravity() == 0, "windows without gravity after withdraw");
         check(gate.state() == ConsentState.WITHDRAWN, "withdrawn state");
         expectStatus(12, "open after withdraw", gate::openSession);
+        int pending = pendingHandles();
         session.close();
+        check(pendingHandles() == pending - 1, "close() removes the session's phantom from the pending set");
         session.close(); // idempotent
+        check(pendingHandles() == pending - 1, "a second close() changes nothing");
         gate.close();
         gate.close();
+        check(pendingHandles() == pending - 2, "close() removes the gate's phantom from the pending set");
 
         try (Gate again = Gate.open(record, KEY, PURPOSE, POLICY)) {
             check(again.state() == ConsentState.WITHDRAWN, "persisted withdrawal");
@@ -187,6 +250,7 @@ public final class FlowTest {
         // 20 s at 50 Hz of a gentle sway as linear acceleration (gravity removed): every window lacks gravity.
         try (Gate linear = Gate.open(record, KEY, PURPOSE, POLICY)) {
             linear.grant(T0 + 70000);
+            aDroppedSessionIsFreedByTheCleaner(linear);
             final int m = 1000;
             long[] st = new long[m];
             float[] sa = new float[3 * m];

@@ -3,13 +3,15 @@ package org.motiongate;
 /**
  * The consent gate of one purpose ({@code mg_gate}). Thread-safe: methods may be called from any thread (the UI
  * thread typically calls {@link #withdraw}, even while a {@link Session} is pushed on a sensor thread).
- * {@link #close()} frees the native gate; sessions opened from it stay valid.
+ * {@link #close()} frees the native gate (idempotent); sessions opened from it stay valid. A gate that is never
+ * closed is freed by the library's cleanup thread once it has been garbage-collected.
  */
 public final class Gate implements AutoCloseable {
-    private long handle;
+    /** Freed by {@link #close()}, or by the cleanup thread once this object is unreachable if never closed. */
+    private final NativeHandle handle;
 
     private Gate(long handle) {
-        this.handle = handle;
+        this.handle = new NativeHandle(this, handle, Native::gateFree);
     }
 
     /**
@@ -23,17 +25,26 @@ public final class Gate implements AutoCloseable {
         return new Gate(out[0]);
     }
 
+    /**
+     * The live handle. A caller must keep {@code this} reachable until its native call returns (with
+     * {@link NativeHandle#keepAlive} after the call): else the cleanup thread could free the handle during the call.
+     */
     private long live() {
-        if (handle == 0) {
+        long h = handle.get();
+        if (h == 0) {
             throw new IllegalStateException("gate is closed");
         }
-        return handle;
+        return h;
     }
 
     /** The consent state of this gate's purpose. */
     public synchronized ConsentState state() {
         int[] out = new int[1];
-        Native.check(Native.gateState(live(), out));
+        try {
+            Native.check(Native.gateState(live(), out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return ConsentState.fromCode(out[0]);
     }
 
@@ -46,7 +57,11 @@ public final class Gate implements AutoCloseable {
     public synchronized Head head() {
         long[] count = new long[1];
         byte[] hash = new byte[64];
-        Native.check(Native.gateHead(live(), count, hash));
+        try {
+            Native.check(Native.gateHead(live(), count, hash));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return new Head(count[0], new String(hash, java.nio.charset.StandardCharsets.US_ASCII));
     }
 
@@ -69,7 +84,8 @@ public final class Gate implements AutoCloseable {
 
         @Override
         public int hashCode() {
-            return Long.hashCode(count) * 31 + hash.hashCode();
+            // Long.hashCode(long) needs Android API 24: this is its value.
+            return (int) (count ^ (count >>> 32)) * 31 + hash.hashCode();
         }
 
         @Override
@@ -80,12 +96,20 @@ public final class Gate implements AutoCloseable {
 
     /** Records the user's grant (accelerometer and gyroscope) at {@code unixMs}. */
     public synchronized void grant(long unixMs) {
-        Native.check(Native.gateGrant(live(), unixMs));
+        try {
+            Native.check(Native.gateGrant(live(), unixMs));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
     }
 
     /** Records a refusal (status 22 while consent is granted: use {@link #withdraw}). */
     public synchronized void deny(long unixMs) {
-        Native.check(Native.gateDeny(live(), unixMs));
+        try {
+            Native.check(Native.gateDeny(live(), unixMs));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
     }
 
     /**
@@ -94,24 +118,28 @@ public final class Gate implements AutoCloseable {
      */
     public synchronized long withdraw(long unixMs) {
         long[] out = new long[1];
-        Native.check(Native.gateWithdraw(live(), unixMs, out));
+        try {
+            Native.check(Native.gateWithdraw(live(), unixMs, out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return out[0];
     }
 
     /** Opens a live session (throws a gated {@link MotiongateException} without consent). */
     public synchronized Session openSession() {
         long[] out = new long[1];
-        Native.check(Native.sessionOpen(live(), out));
+        try {
+            Native.check(Native.sessionOpen(live(), out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return new Session(out[0]);
     }
 
     @Override
     public synchronized void close() {
-        long h = handle;
-        handle = 0;
-        if (h != 0) {
-            Native.gateFree(h);
-        }
+        handle.close();
     }
 
     /** The native library version. */

@@ -3,20 +3,29 @@ package org.motiongate;
 /**
  * A live classification session ({@code mg_session}). Use it from one thread at a time (typically the sensor
  * thread; methods are synchronized). After consent ends, {@link #push} and {@link #nextEvent} throw a gated
- * {@link MotiongateException} (status 12 after a withdrawal). {@link #close()} wipes the buffers.
+ * {@link MotiongateException} (status 12 after a withdrawal). {@link #close()} wipes the buffers and logs
+ * {@code session_closed}; it is idempotent. A session that is never closed is freed the same way by the library's
+ * cleanup thread once it has been garbage-collected, which may be much later (its raw motion stays in native memory
+ * until then): close it.
  */
 public final class Session implements AutoCloseable {
-    private long handle;
+    /** Freed by {@link #close()}, or by the cleanup thread once this object is unreachable if never closed. */
+    private final NativeHandle handle;
 
     Session(long handle) {
-        this.handle = handle;
+        this.handle = new NativeHandle(this, handle, Native::sessionFree);
     }
 
+    /**
+     * The live handle. A caller must keep {@code this} reachable until its native call returns (with
+     * {@link NativeHandle#keepAlive} after the call): else the cleanup thread could free the handle during the call.
+     */
     private long live() {
-        if (handle == 0) {
+        long h = handle.get();
+        if (h == 0) {
             throw new IllegalStateException("session is closed");
         }
-        return handle;
+        return h;
     }
 
     /**
@@ -30,13 +39,22 @@ public final class Session implements AutoCloseable {
 
     /** Pushes the first {@code n} samples of the arrays. */
     public synchronized void push(long[] tNs, float[] accel, float[] gyro, int n) {
-        Native.check(Native.sessionPush(live(), tNs, accel, gyro, n));
+        try {
+            Native.check(Native.sessionPush(live(), tNs, accel, gyro, n));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
     }
 
     /** The oldest pending event, or {@code null} when none is pending. */
     public synchronized Event nextEvent() {
         long[] out = new long[5];
-        int status = Native.sessionNextEvent(live(), out);
+        int status;
+        try {
+            status = Native.sessionNextEvent(live(), out);
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         if (status == MotiongateException.NO_EVENT) {
             return null;
         }
@@ -100,34 +118,46 @@ public final class Session implements AutoCloseable {
 
     private long[] gyroscope() {
         long[] out = new long[2];
-        Native.check(Native.sessionGyroscope(live(), out));
+        try {
+            Native.check(Native.sessionGyroscope(live(), out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return out;
     }
 
     private long[] windowsRefused() {
         long[] out = new long[2];
-        Native.check(Native.sessionWindowsRefused(live(), out));
+        try {
+            Native.check(Native.sessionWindowsRefused(live(), out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return out;
     }
 
     private long[] windows() {
         long[] out = new long[2];
-        Native.check(Native.sessionWindows(live(), out));
+        try {
+            Native.check(Native.sessionWindows(live(), out));
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
         return out;
     }
 
     /** 0 while the session may classify, else the gated status, or 99 ({@link MotiongateException#ERR_INTERNAL}) once an
      * internal error stopped it and wiped its buffers (close it and open a new one). */
     public synchronized int status() {
-        return Native.sessionStatus(live());
+        try {
+            return Native.sessionStatus(live());
+        } finally {
+            NativeHandle.keepAlive(this);
+        }
     }
 
     @Override
     public synchronized void close() {
-        long h = handle;
-        handle = 0;
-        if (h != 0) {
-            Native.sessionFree(h);
-        }
+        handle.close();
     }
 }
