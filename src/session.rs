@@ -1,7 +1,9 @@
 //! The gated streaming engine: the only live entry point. A [`Session`] is opened by
 //! [`crate::consent::Gate::open_session`] for the gate's purpose, checks the gate on every push (one atomic
-//! `Acquire` load of the purpose's epoch; no lock that anyone else holds), and is stopped and zeroized by a
-//! withdrawal before the withdraw call returns (see [`crate::consent`] for the design).
+//! `Acquire` load of the purpose's epoch), and is stopped and zeroized by a withdrawal before the withdraw call
+//! returns (see [`crate::consent`] for the design). Each push takes the session's own engine lock once (not per
+//! sample); nothing else takes it but a purge, which holds it while it wipes, so a push may wait behind a
+//! withdrawal, never behind another session or the audit log.
 //!
 //! A `Session` holds raw samples in its buffers and deliberately does not implement `serde::Serialize`.
 //! What leaves it is [`ActivityEvent`]: an activity, a confidence and times.
@@ -238,7 +240,13 @@ impl Session {
     }
 
     /// Feeds samples (in time order). Returns the number of events produced, to be taken with
-    /// [`Session::next_event`]. Once consent has ended, returns [`SessionError::Gated`] and touches nothing.
+    /// [`Session::next_event`]; the queue holds the last 64, so after a long push without taking events the oldest
+    /// `Update`s are gone (transitions are kept first). Once consent has ended, returns [`SessionError::Gated`] and
+    /// touches nothing.
+    ///
+    /// A refused sample ([`SessionError::InvalidSample`]) is not taken, and the samples before it are. A device clock
+    /// that jumps back makes every later sample [`SampleError::TimeBackwards`] until it passes the last accepted
+    /// time: close the session and open a new one to start over from the new clock.
     /// Gyroscope readings are dropped before any buffer when the grant does not cover the gyroscope. Never
     /// allocates. If a push ever panics, the buffers are wiped as it unwinds and every later push returns
     /// [`SessionError::Faulted`].
