@@ -534,35 +534,23 @@ proptest! {
 //   cargo test --test properties -- --ignored write_fuzz_seeds
 // Writes small real inputs (< 50 KB each) under fuzz/corpus/<target>/seed-*.
 
-/// Copies trees `keep` of a forest into a new forest (pre-order, remapped children and leaves).
-fn prune(f: &motiongate::model::Forest, keep: usize) -> motiongate::model::Forest {
-    use motiongate::model::{Forest, LEAF};
-    let mut out = Forest {
-        roots: Vec::new(),
-        feature: Vec::new(),
-        threshold: Vec::new(),
-        right: Vec::new(),
-        leaf_probs: Vec::new(),
-    };
-    fn copy(f: &Forest, i: usize, out: &mut Forest) {
-        let at = out.feature.len();
-        out.feature.push(f.feature[i]);
-        out.threshold.push(f.threshold[i]);
-        out.right.push(0);
-        if f.feature[i] == LEAF {
-            out.right[at] = out.leaf_probs.len() as u32;
-            out.leaf_probs.push(f.leaf_probs[f.right[i] as usize]);
-        } else {
-            copy(f, i + 1, out);
-            out.right[at] = out.feature.len() as u32;
-            copy(f, f.right[i] as usize, out);
+/// The model_file seed `bytes` re-loaded, after checking that exactly the classifiers in `forests` (dense, sparse,
+/// free_dense, free_sparse) are forests of `trees` trees with at least one split each: a seed meant to exercise the
+/// forest walk must hold forests (the embedded model is linear, and the seeds once named forests were copies of it).
+fn checked_model_seed(bytes: &[u8], forests: [bool; 4], trees: usize) -> Model {
+    let m = Model::from_bytes(bytes).unwrap();
+    let f = m.file();
+    for (c, want) in [&f.dense, &f.sparse, &f.free_dense, &f.free_sparse].into_iter().zip(forests) {
+        match c {
+            Classifier::Forest(forest) => {
+                assert!(want, "a forest where a linear classifier was meant");
+                assert_eq!(forest.roots.len(), trees);
+                assert!(forest.feature.iter().any(|&x| x != motiongate::model::LEAF), "a forest without a split");
+            }
+            Classifier::Linear(_) => assert!(!want, "a linear classifier where a forest was meant"),
         }
     }
-    for &r in f.roots.iter().take(keep) {
-        out.roots.push(out.feature.len() as u32);
-        copy(f, r as usize, &mut out);
-    }
-    out
+    m
 }
 
 #[test]
@@ -603,17 +591,40 @@ fn write_fuzz_seeds() {
         put("trace_csv", name, (header.clone() + &body).as_bytes());
     }
 
-    // model_file: the embedded model pruned to a few trees per classifier (the full file is ~480 KB).
-    let m = Model::embedded().unwrap();
-    for keep in [1usize, 3] {
-        let mut file = m.file().clone();
-        for c in [&mut file.dense, &mut file.sparse, &mut file.free_dense, &mut file.free_sparse] {
-            if let Classifier::Forest(f) = c {
-                *f = prune(f, keep);
+    // model_file: the embedded (linear) model, and small forests trained here on the excerpt (the shipped model
+    // has none): every classifier a forest of 1 and of 3 trees of depth <= 4, and one file mixing forests (dense)
+    // with the embedded linear classifiers (sparse). `checked_model_seed` fails when a seed is not what it is named.
+    let linear = Model::embedded().unwrap();
+    let bytes = linear.to_bytes();
+    checked_model_seed(&bytes, [false; 4], 0);
+    put("model_file", "linear-embedded.mgm", &bytes);
+    {
+        use motiongate::train::{build_model, windows_for, Family, ForestParams, TrainOptions};
+        let trace =
+            read_trace_csv(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv")))
+                .unwrap();
+        // Augmented: the sparse and gravity-free copies give the sparse and free classifiers their windows.
+        let sets = windows_for(std::slice::from_ref(&trace), &PipelineConfig::default(), true).unwrap();
+        for trees in [1usize, 3] {
+            let opts = TrainOptions {
+                family: Family::Forest,
+                params: ForestParams { trees, max_depth: 4, per_class: 200, ..ForestParams::default() },
+                ..TrainOptions::default()
+            };
+            let trained_on = format!("fuzz seed: {trees} trees of depth <= 4 on data/hapt_user01_rec1_excerpt.csv");
+            let forest = build_model(sets.iter(), &opts, trained_on).unwrap();
+            let bytes = forest.to_bytes();
+            checked_model_seed(&bytes, [true; 4], trees);
+            put("model_file", &format!("forest-{trees}-trees.mgm"), &bytes);
+            if trees == 3 {
+                let mut file = forest.file().clone();
+                file.sparse = linear.file().sparse.clone();
+                file.free_sparse = linear.file().free_sparse.clone();
+                let bytes = Model::new(file).unwrap().to_bytes();
+                checked_model_seed(&bytes, [true, false, true, false], trees);
+                put("model_file", "mixed-forest-dense-linear-sparse.mgm", &bytes);
             }
         }
-        let small = Model::new(file).unwrap();
-        put("model_file", &format!("embedded-{keep}-trees.mgm"), &small.to_bytes());
     }
 
     // consent_record: real records from grant / session / withdraw sequences, made with the fuzz key.
@@ -658,7 +669,7 @@ fn write_fuzz_seeds() {
 
     // c_abi: a script of mg_* calls (see fuzz/fuzz_targets/c_abi.rs; an op is its byte mod 12). A 32-byte key, the
     // purpose "activity" at policy 1. Grant, open a session, stream 15 s of walking at 50 Hz from the excerpt (pushes
-    // of 63 samples, each followed by a drain of events and the window counts), then 5 s more left undrained;
+    // of 63 samples, each followed by a drain of events and the window counts), then 3 s more left undrained;
     // withdraw, drain (the pending events were wiped), grant again, push and drain the old session (stopped), status
     // and head, free it; open a new session, stream 10 s, 5 s more undrained, reopen the gate at policy 2 (a policy
     // change stops the session), drain, push and drain. Were the withdrawal or the policy change not to stop the
