@@ -526,3 +526,61 @@ fn a_record_opened_through_a_symbolic_link_shares_its_state() {
     assert_eq!(through_link.state(), ConsentState::Withdrawn { at_unix_ms: 3 });
     assert!(matches!(through_link.open_session(), Err(ConsentError::Gated(Gated::Withdrawn))));
 }
+
+/// Gates opened on a record while another thread of the process writes it (grants, withdrawals, sessions opened
+/// and closed by `Drop`) are never refused as tampered: the open reads and compares the file under the lock every
+/// writer holds. A genuinely edited record is still refused afterwards.
+#[test]
+fn opening_gates_while_another_thread_writes_the_record_never_reports_tampered() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    // At least this many opens, going on until the writer has written at least this many entries (each write
+    // syncs the file, so it is far slower than an open).
+    const MIN_OPENS: u64 = 300;
+    const MIN_WRITES: u64 = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let writer_gate = Gate::open(&path, KEY, P, 1).unwrap();
+    let stop = AtomicBool::new(false);
+    let writes = AtomicU64::new(0);
+    let (opens, failures) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut t = 1;
+            while !stop.load(Ordering::Relaxed) {
+                writer_gate.grant(t, CollectionMethod::Api, Sensors::ALL).unwrap();
+                // Opened and dropped: `session_opened`, then `session_closed` written by `Drop`.
+                drop(writer_gate.open_session_at(t + 1).unwrap());
+                writes.fetch_add(2, Ordering::Relaxed);
+                writer_gate.withdraw(t + 2).unwrap();
+                writes.fetch_add(2, Ordering::Relaxed);
+                t += 3;
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let (mut opens, mut failures) = (0u64, Vec::new());
+        while (opens < MIN_OPENS || writes.load(Ordering::Relaxed) < MIN_WRITES) && std::time::Instant::now() < deadline
+        {
+            if let Err(e) = Gate::open(&path, KEY, P, 1) {
+                failures.push(format!("open {opens}: {e}"));
+            }
+            opens += 1;
+        }
+        // Stop the writer before asserting, so a failure cannot leave it running.
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        (opens, failures)
+    });
+    assert!(writes.load(Ordering::Relaxed) >= MIN_WRITES, "the writer was too slow to test anything");
+    assert!(
+        failures.is_empty(),
+        "{} of {opens} opens failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    assert_eq!(writer_gate.unlogged_session_closes(), 0);
+    // An edit made behind the process's back is still refused.
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&path, &bytes).unwrap();
+    tampered(Gate::open(&path, KEY, P, 1));
+}

@@ -43,7 +43,9 @@
 //! (a process-wide registry keyed by the canonical path holds `Weak` references), so two gates never overwrite each
 //! other's entries, and a gate reopened with a newer policy version stops sessions opened through an older gate.
 //! Opening a gate re-reads and verifies the file; if it differs from what this process holds, or the key differs,
-//! the gate fails closed with [`ConsentError::Tampered`]. Concurrent writers in *different processes* are not
+//! the gate fails closed with [`ConsentError::Tampered`]. The read and the comparison happen under the lock that
+//! every writer of the record in this process holds, so writes by other threads (grants, sessions opened or closed)
+//! never make an open fail. Concurrent writers in *different processes* are not
 //! supported, nor are hard links to a record: every write renames a new file over the record, so after the first
 //! change through one name, a hard link names an older, separate file (symbolic links are resolved and share the
 //! record).
@@ -482,8 +484,13 @@ impl Gate {
     ) -> Result<Gate, ConsentError> {
         validate_purpose(purpose)?;
         let path = store_path.as_ref();
-        let disk = Store::open(path, key)?;
+        store::check_key_len(key)?;
         let canonical = canonical_path(path)?;
+        // The file is read, verified and compared with what this process holds under the record's store lock,
+        // which every writer in this process holds while it writes: a grant, `session_opened` or `session_closed`
+        // by another thread can then never land between the read and the comparison and pass for an edit. A first
+        // open has no writer yet; it keeps the registry locked while it reads, so that no other gate of the record
+        // is created (and writes) in between.
         let shared = {
             let mut reg = lock(registry());
             reg.retain(|_, w| w.strong_count() > 0);
@@ -495,6 +502,7 @@ impl Gate {
                             reason: "the record is open in this process with a different key".into(),
                         });
                     }
+                    let disk = Store::open(path, key)?;
                     if store.head() != disk.head() {
                         return Err(ConsentError::Tampered {
                             reason: "the record on disk differs from the one this process wrote".into(),
@@ -504,6 +512,7 @@ impl Gate {
                     shared
                 }
                 None => {
+                    let disk = Store::open(path, key)?;
                     let shared = Arc::new(Shared {
                         store: Mutex::new(disk),
                         channels: Mutex::default(),

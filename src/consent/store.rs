@@ -295,9 +295,7 @@ impl Store {
     /// file is an empty record; a damaged, edited, truncated, reordered or foreign-key record, or one larger than
     /// [`MAX_RECORD_BYTES`], is [`ConsentError::Tampered`].
     pub fn open(path: impl AsRef<Path>, key: &[u8]) -> Result<Store, ConsentError> {
-        if key.len() < MIN_KEY_LEN || key.len() > MAX_KEY_LEN {
-            return Err(ConsentError::InvalidKey);
-        }
+        check_key_len(key)?;
         let path = path.as_ref().to_path_buf();
         let key = Zeroizing::new(key.to_vec());
         let bytes = match read_bounded(&path, MAX_RECORD_BYTES) {
@@ -392,6 +390,14 @@ impl Store {
     pub fn encoded(&self) -> Vec<u8> {
         encode(&self.key, &self.entries, &self.states, &self.last_hash)
     }
+}
+
+/// [`ConsentError::InvalidKey`] unless the key is [`MIN_KEY_LEN`] to [`MAX_KEY_LEN`] bytes long.
+pub(crate) fn check_key_len(key: &[u8]) -> Result<(), ConsentError> {
+    if key.len() < MIN_KEY_LEN || key.len() > MAX_KEY_LEN {
+        return Err(ConsentError::InvalidKey);
+    }
+    Ok(())
 }
 
 fn mac_for(key: &[u8], domain: &[u8]) -> HmacSha256 {
