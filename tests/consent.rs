@@ -327,8 +327,6 @@ fn the_real_record_verifies_and_replays() {
     let store = Store::open(&path, KEY).unwrap();
     assert_eq!(store.entries().len(), REAL_ENTRIES);
     assert!(matches!(store.recorded_state(P), Some(RecordedState::ReconsentRequired { .. })));
-    // Re-serialising the parsed JSON (same values, same order) still verifies: the MAC covers values.
-    with_value(&path, |_| {});
     assert!(Gate::open(&path, KEY, P, 2).is_ok());
 }
 
@@ -583,4 +581,60 @@ fn opening_gates_while_another_thread_writes_the_record_never_reports_tampered()
     bytes[at] ^= 0x01;
     fs::write(&path, &bytes).unwrap();
     tampered(Gate::open(&path, KEY, P, 1));
+}
+
+/// Only the bytes this crate writes verify: the MACs cover the parsed values, so without this a duplicate key, a
+/// reordered field, added whitespace or an escaped character would change the file without being noticed (and a
+/// tool whose parser keeps the first of two duplicate keys would read a state the log does not hold).
+#[test]
+fn only_the_canonical_spelling_of_a_record_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let good = real_record(&path);
+    let text = String::from_utf8(good.clone()).unwrap();
+    let replace_once = |from: &str, to: &str| {
+        assert_eq!(text.matches(from).count(), 1, "{from:?}");
+        text.replacen(from, to, 1)
+    };
+    let fake_grant = r#""fitness": {"state": "granted", "policy_version": 1, "sensors": {"accelerometer": true, "gyroscope": true}, "method": "api", "at_unix_ms": 1, "seq": 0},"#;
+    let variants = [
+        // A fake grant ahead of the real (denied) state of the same purpose: serde keeps the last one.
+        ("duplicate states key", replace_once("\"states\": {\n", &format!("\"states\": {{\n    {fake_grant}\n"))),
+        (
+            "reordered top-level fields",
+            replace_once(
+                "\"format\": \"motiongate-consent-record\",\n  \"format_version\": 1,",
+                "\"format_version\": 1,\n  \"format\": \"motiongate-consent-record\",",
+            ),
+        ),
+        ("whitespace after a colon", replace_once("\"format_version\": 1", "\"format_version\":  1")),
+        ("trailing newline", format!("{text}\n")),
+        ("leading space", format!(" {text}")),
+        (
+            "escaped character",
+            replace_once(
+                "\"format\": \"motiongate-consent-record\"",
+                "\"format\": \"motiongate-consent-\\u0072ecord\"",
+            ),
+        ),
+        ("compact instead of pretty", {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            // Compact keeps no indentation; also reorders keys (serde_json's map is sorted).
+            serde_json::to_string(&v).unwrap()
+        }),
+    ];
+    for (what, bytes) in &variants {
+        assert_ne!(bytes.as_bytes(), &good[..], "{what}");
+        fs::write(&path, bytes).unwrap();
+        let err = Store::open(&path, KEY).unwrap_err();
+        assert!(matches!(&err, ConsentError::Tampered { reason } if reason.contains("canonical")), "{what}: {err:?}");
+        assert!(tampered(Gate::open(&path, KEY, P, 2)).contains("canonical"), "{what}");
+    }
+    // Re-serialising the parsed JSON (same values, keys sorted by serde_json's map) reorders the entries' fields.
+    fs::write(&path, &good).unwrap();
+    with_value(&path, |_| {});
+    assert!(tampered(Gate::open(&path, KEY, P, 2)).contains("canonical"));
+    // The record as written still verifies.
+    fs::write(&path, &good).unwrap();
+    assert!(Gate::open(&path, KEY, P, 2).is_ok());
 }

@@ -3,7 +3,8 @@
 //! # File format (`format_version` 1)
 //!
 //! One JSON document, written atomically (unique temp file in the same directory, `sync_all`, rename over the
-//! old file, then `sync_all` on the directory where the platform allows it):
+//! old file, then `sync_all` on the directory where the platform allows it). Shown condensed here; the file is
+//! pretty-printed, one field a line (see the canonical form below):
 //!
 //! ```json
 //! {
@@ -31,9 +32,15 @@
 //! * `states` is informational for humans and tools: the state is **derived by replaying the verified log** and
 //!   the stored `states` must equal the replay, otherwise the record is `Tampered`. Editing `states` alone can
 //!   never fake a grant.
-//! * Unknown fields, duplicate fields, trailing bytes, a wrong `seq`, a broken chain, a bad MAC, a wrong head or a
-//!   state that disagrees with the log all make [`Store::open`] fail with [`ConsentError::Tampered`]. A missing
-//!   file is an empty record (every purpose `NotDetermined`).
+//! * The file must be byte for byte what this crate writes for its contents: `serde_json`'s pretty printer
+//!   (two-space indent, fields in declared order, `states` sorted by purpose, no escapes it would not write, no
+//!   trailing newline). The MACs cover the parsed values, not the file's spelling, so after everything else
+//!   verifies, the parsed record is encoded again and must give exactly the bytes read. Added or removed
+//!   whitespace, reordered fields, `\u` escapes and duplicate keys (of which a parser keeps one, not always the
+//!   same) therefore fail closed instead of changing the file unnoticed.
+//! * Unknown fields, duplicate fields, a spelling other than the canonical one, trailing bytes, a wrong `seq`, a
+//!   broken chain, a bad MAC, a wrong head or a state that disagrees with the log all make [`Store::open`] fail
+//!   with [`ConsentError::Tampered`]. A missing file is an empty record (every purpose `NotDetermined`).
 //!
 //! Not detectable by the file alone: replacing the whole file with an *older, complete* copy made with the same
 //! key (a rollback). A host that cares can keep [`Store::head`] in its own protected storage and compare.
@@ -492,6 +499,13 @@ fn verify(bytes: &[u8], key: &[u8]) -> Result<Verified, ConsentError> {
     let states = replay(&file.entries)?;
     if states != file.states {
         return Err(tampered("stored states disagree with the audit log"));
+    }
+    // The MACs authenticate the parsed values; only the canonical spelling of those values is accepted, so that
+    // the file itself (what tools and people read) cannot be changed without the key.
+    if encode(key, &file.entries, &states, &prev) != bytes {
+        return Err(tampered(
+            "the record is not in canonical form (whitespace, field order, escapes or duplicate keys changed)",
+        ));
     }
     Ok((file.entries, states, prev))
 }
