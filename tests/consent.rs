@@ -638,3 +638,43 @@ fn only_the_canonical_spelling_of_a_record_verifies() {
     fs::write(&path, &good).unwrap();
     assert!(Gate::open(&path, KEY, P, 2).is_ok());
 }
+
+/// A withdrawal whose write fails still wiped the sessions: the error says what it stopped and wiped, and the
+/// entry that finally lands (on the host's retry, or when a gate is opened again) counts it, not 0.
+#[test]
+fn a_withdrawal_that_could_not_be_written_keeps_its_purge_report() {
+    for retry_by_reopening in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, path, gate, mut session) = granted_in_removable_dir(&dir);
+        session.push(&[s(1), s(2)]).unwrap();
+        let granted = fs::read(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir(&sub).unwrap();
+        let err = gate.withdraw(3).unwrap_err();
+        assert!(matches!(err, ConsentError::Io { .. }), "{err:?}");
+        let report = err.purge_report().expect("a failed withdrawal reports what it wiped");
+        assert_eq!(report.sessions_stopped, 1);
+        assert!(report.bytes_wiped > 0);
+        assert!(err.to_string().contains("took effect"), "{err}");
+        assert!(session.raw_buffers_are_zero());
+        // A second failed attempt stops nothing more.
+        let again = gate.withdraw(4).unwrap_err();
+        assert_eq!(again.purge_report().map(|r| r.sessions_stopped), Some(0));
+        // The disk comes back (with the old record, as after a full disk was cleared).
+        fs::create_dir(&sub).unwrap();
+        fs::write(&path, &granted).unwrap();
+        let log = if retry_by_reopening {
+            drop(session);
+            drop(gate);
+            Gate::open(&path, KEY, P, 1).unwrap().log()
+        } else {
+            let retried = gate.withdraw(5).unwrap();
+            assert_eq!(retried.sessions_stopped, 0, "this call stopped nothing");
+            drop(session);
+            gate.log()
+        };
+        let w = log.iter().find(|e| e.event == AuditEvent::Withdrawn).expect("the withdrawal is on disk");
+        assert_eq!(w.counts.sessions_stopped, report.sessions_stopped, "reopen: {retry_by_reopening}");
+        assert_eq!(w.counts.bytes_purged, report.bytes_wiped, "reopen: {retry_by_reopening}");
+    }
+}

@@ -321,7 +321,7 @@ impl Store {
                     last_hash: GENESIS_HASH.to_owned(),
                 })
             }
-            Err(source) => return Err(ConsentError::Io { path, source }),
+            Err(source) => return Err(ConsentError::Io { path, source, withdrawal_purged: None }),
         };
         let (entries, states, last_hash) = verify(&bytes, &key)?;
         Ok(Store { path, key, entries, states, last_hash })
@@ -385,8 +385,11 @@ impl Store {
         entries.push(e.clone());
         let states = replay(&entries)?;
         let bytes = encode(&self.key, &entries, &states, &new_hash);
-        write_atomic(&self.path, &bytes, fault)
-            .map_err(|source| ConsentError::Io { path: self.path.clone(), source })?;
+        write_atomic(&self.path, &bytes, fault).map_err(|source| ConsentError::Io {
+            path: self.path.clone(),
+            source,
+            withdrawal_purged: None,
+        })?;
         self.entries = entries;
         self.states = states;
         self.last_hash = new_hash;
