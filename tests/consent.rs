@@ -678,3 +678,35 @@ fn a_withdrawal_that_could_not_be_written_keeps_its_purge_report() {
         assert_eq!(w.counts.bytes_purged, report.bytes_wiped, "reopen: {retry_by_reopening}");
     }
 }
+
+/// A host that keeps the record's head elsewhere detects a rolled-back or deleted record at open, before the
+/// gate writes anything (a plain open at a newer policy version would log `policy_changed` on the old copy).
+#[test]
+fn opening_with_an_expected_head_refuses_another_record_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let (granted, latest) = {
+        let gate = Gate::open_expecting(&path, KEY, P, 1, &Store::open(&path, KEY).unwrap().head()).unwrap();
+        gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
+        let granted = fs::read(&path).unwrap();
+        gate.withdraw(2).unwrap();
+        (granted, gate.head())
+    };
+    // Rolled back to the older copy that grants (it verifies: same key). Refused, and nothing is written.
+    fs::write(&path, &granted).unwrap();
+    let reason = tampered(Gate::open_expecting(&path, KEY, P, 2, &latest));
+    assert!(reason.contains("expected"), "{reason}");
+    assert_eq!(fs::read(&path).unwrap(), granted, "nothing written before the check");
+    // A deleted record is refused too, and not created.
+    fs::remove_file(&path).unwrap();
+    tampered(Gate::open_expecting(&path, KEY, P, 2, &latest));
+    assert!(!path.exists());
+    // With the head it has, the same record opens, and only then is the policy change logged.
+    fs::write(&path, &granted).unwrap();
+    let head = Store::open(&path, KEY).unwrap().head();
+    let gate = Gate::open_expecting(&path, KEY, P, 2, &head).unwrap();
+    assert_eq!(gate.log().last().map(|e| e.event), Some(AuditEvent::PolicyChanged));
+    // While the record is open in this process, the head in memory is compared (it moved with the change).
+    tampered(Gate::open_expecting(&path, KEY, P, 2, &head));
+    assert!(Gate::open_expecting(&path, KEY, P, 2, &gate.head()).is_ok());
+}

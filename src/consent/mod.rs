@@ -528,9 +528,48 @@ impl Gate {
         purpose: &str,
         policy_version: u32,
     ) -> Result<Gate, ConsentError> {
+        Gate::open_checked(store_path.as_ref(), key, purpose, policy_version, None)
+    }
+
+    /// [`Gate::open`] for a host that keeps the record's head ([`Gate::head`]) somewhere the record is not: fails
+    /// closed with [`ConsentError::Tampered`] unless the record's head is `expected`, and checks it before anything
+    /// is written (the `policy_changed` entry, the retry of a withdrawal not yet on disk). This detects what the
+    /// MACs cannot: a record rolled back to an older copy, replaced by a copy made elsewhere with the same key, or
+    /// deleted (a missing record has the empty head: 0 entries, [`store::GENESIS_HASH`]).
+    ///
+    /// `expected` must be the head after the latest change through any gate or session of this process, including
+    /// a `session_closed` written when a session is dropped; when the record is already open in this process, its
+    /// head in memory is the one compared. Opening may itself move the head (a `policy_changed` entry, a retried
+    /// withdrawal): keep [`Gate::head`] again after it returns.
+    pub fn open_expecting(
+        store_path: impl AsRef<Path>,
+        key: &[u8],
+        purpose: &str,
+        policy_version: u32,
+        expected: &RecordHead,
+    ) -> Result<Gate, ConsentError> {
+        Gate::open_checked(store_path.as_ref(), key, purpose, policy_version, Some(expected))
+    }
+
+    fn open_checked(
+        path: &Path,
+        key: &[u8],
+        purpose: &str,
+        policy_version: u32,
+        expected: Option<&RecordHead>,
+    ) -> Result<Gate, ConsentError> {
         validate_purpose(purpose)?;
-        let path = store_path.as_ref();
         store::check_key_len(key)?;
+        let check_expected = |head: RecordHead| match expected {
+            Some(expected) if *expected != head => Err(ConsentError::Tampered {
+                reason: format!(
+                    "the record's head ({} entries) is not the one the host expected ({} entries): an older copy, \
+                     another copy or a deleted record",
+                    head.count, expected.count
+                ),
+            }),
+            _ => Ok(()),
+        };
         let canonical = canonical_path(path)?;
         // The file is read, verified and compared with what this process holds under the record's store lock,
         // which every writer in this process holds while it writes: a grant, `session_opened` or `session_closed`
@@ -554,11 +593,13 @@ impl Gate {
                             reason: "the record on disk differs from the one this process wrote".into(),
                         });
                     }
+                    check_expected(store.head())?;
                     drop(store);
                     shared
                 }
                 None => {
                     let disk = Store::open(path, key)?;
+                    check_expected(disk.head())?;
                     let shared = Arc::new(Shared {
                         store: Mutex::new(disk),
                         channels: Mutex::default(),
@@ -790,7 +831,8 @@ impl Gate {
         lock(&self.shared.store).entries().to_vec()
     }
 
-    /// Length and last hash of the record (keep it elsewhere to detect a rollback of the whole file).
+    /// Length and last hash of the record (keep it elsewhere to detect a rollback of the whole file with
+    /// [`Gate::open_expecting`]).
     pub fn head(&self) -> RecordHead {
         lock(&self.shared.store).head()
     }

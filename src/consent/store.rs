@@ -43,7 +43,8 @@
 //!   with [`ConsentError::Tampered`]. A missing file is an empty record (every purpose `NotDetermined`).
 //!
 //! Not detectable by the file alone: replacing the whole file with an *older, complete* copy made with the same
-//! key (a rollback). A host that cares can keep [`Store::head`] in its own protected storage and compare.
+//! key (a rollback). A host that cares can keep [`Store::head`] in its own protected storage and open the gate
+//! with [`super::Gate::open_expecting`], which refuses another head before anything is written.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
