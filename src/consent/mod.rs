@@ -45,7 +45,7 @@
 //! Opening a gate re-reads and verifies the file; if it differs from what this process holds, or the key differs,
 //! the gate fails closed with [`ConsentError::Tampered`]. The read and the comparison happen under the lock that
 //! every writer of the record in this process holds, so writes by other threads (grants, sessions opened or closed)
-//! never make an open fail. Concurrent writers in *different processes* are not
+//! never make an open fail as tampered. Concurrent writers in *different processes* are not
 //! supported, nor are hard links to a record: every write renames a new file over the record, so after the first
 //! change through one name, a hard link names an older, separate file (symbolic links are resolved and share the
 //! record).
@@ -261,7 +261,8 @@ pub enum ConsentError {
         /// other failure.
         withdrawal_purged: Option<PurgeReport>,
     },
-    /// The record is damaged, edited, truncated, reordered or authenticated with another key; the gate fails closed.
+    /// The record is damaged, edited, truncated, reordered or authenticated with another key, or (from
+    /// [`Gate::open_expecting`]) is not at the head the host expected; the gate fails closed.
     #[error("the consent record cannot be trusted ({reason}); refusing to open")]
     Tampered {
         /// What failed and where (entry index / seq); never key material.
