@@ -327,8 +327,6 @@ fn the_real_record_verifies_and_replays() {
     let store = Store::open(&path, KEY).unwrap();
     assert_eq!(store.entries().len(), REAL_ENTRIES);
     assert!(matches!(store.recorded_state(P), Some(RecordedState::ReconsentRequired { .. })));
-    // Re-serialising the parsed JSON (same values, same order) still verifies: the MAC covers values.
-    with_value(&path, |_| {});
     assert!(Gate::open(&path, KEY, P, 2).is_ok());
 }
 
@@ -525,4 +523,190 @@ fn a_record_opened_through_a_symbolic_link_shares_its_state() {
     assert_eq!(session.push(&[s(2)]), Err(motiongate::SessionError::Gated(Gated::Withdrawn)));
     assert_eq!(through_link.state(), ConsentState::Withdrawn { at_unix_ms: 3 });
     assert!(matches!(through_link.open_session(), Err(ConsentError::Gated(Gated::Withdrawn))));
+}
+
+/// Gates opened on a record while another thread of the process writes it (grants, withdrawals, sessions opened
+/// and closed by `Drop`) are never refused as tampered: the open reads and compares the file under the lock every
+/// writer holds. A genuinely edited record is still refused afterwards.
+#[test]
+fn opening_gates_while_another_thread_writes_the_record_never_reports_tampered() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    // At least this many opens, going on until the writer has written at least this many entries (each write
+    // syncs the file, so it is far slower than an open).
+    const MIN_OPENS: u64 = 300;
+    const MIN_WRITES: u64 = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let writer_gate = Gate::open(&path, KEY, P, 1).unwrap();
+    let stop = AtomicBool::new(false);
+    let writes = AtomicU64::new(0);
+    let (opens, failures) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut t = 1;
+            while !stop.load(Ordering::Relaxed) {
+                writer_gate.grant(t, CollectionMethod::Api, Sensors::ALL).unwrap();
+                // Opened and dropped: `session_opened`, then `session_closed` written by `Drop`.
+                drop(writer_gate.open_session_at(t + 1).unwrap());
+                writes.fetch_add(2, Ordering::Relaxed);
+                writer_gate.withdraw(t + 2).unwrap();
+                writes.fetch_add(2, Ordering::Relaxed);
+                t += 3;
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let (mut opens, mut failures) = (0u64, Vec::new());
+        while (opens < MIN_OPENS || writes.load(Ordering::Relaxed) < MIN_WRITES) && std::time::Instant::now() < deadline
+        {
+            if let Err(e) = Gate::open(&path, KEY, P, 1) {
+                failures.push(format!("open {opens}: {e}"));
+            }
+            opens += 1;
+        }
+        // Stop the writer before asserting, so a failure cannot leave it running.
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        (opens, failures)
+    });
+    assert!(writes.load(Ordering::Relaxed) >= MIN_WRITES, "the writer was too slow to test anything");
+    assert!(
+        failures.is_empty(),
+        "{} of {opens} opens failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+    assert_eq!(writer_gate.unlogged_session_closes(), 0);
+    // An edit made behind the process's back is still refused.
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&path, &bytes).unwrap();
+    tampered(Gate::open(&path, KEY, P, 1));
+}
+
+/// Only the bytes this crate writes verify: the MACs cover the parsed values, so without this a duplicate key, a
+/// reordered field, added whitespace or an escaped character would change the file without being noticed (and a
+/// tool whose parser keeps the first of two duplicate keys would read a state the log does not hold).
+#[test]
+fn only_the_canonical_spelling_of_a_record_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let good = real_record(&path);
+    let text = String::from_utf8(good.clone()).unwrap();
+    let replace_once = |from: &str, to: &str| {
+        assert_eq!(text.matches(from).count(), 1, "{from:?}");
+        text.replacen(from, to, 1)
+    };
+    let fake_grant = r#""fitness": {"state": "granted", "policy_version": 1, "sensors": {"accelerometer": true, "gyroscope": true}, "method": "api", "at_unix_ms": 1, "seq": 0},"#;
+    let variants = [
+        // A fake grant ahead of the real (denied) state of the same purpose: serde keeps the last one.
+        ("duplicate states key", replace_once("\"states\": {\n", &format!("\"states\": {{\n    {fake_grant}\n"))),
+        (
+            "reordered top-level fields",
+            replace_once(
+                "\"format\": \"motiongate-consent-record\",\n  \"format_version\": 1,",
+                "\"format_version\": 1,\n  \"format\": \"motiongate-consent-record\",",
+            ),
+        ),
+        ("whitespace after a colon", replace_once("\"format_version\": 1", "\"format_version\":  1")),
+        ("trailing newline", format!("{text}\n")),
+        ("leading space", format!(" {text}")),
+        (
+            "escaped character",
+            replace_once(
+                "\"format\": \"motiongate-consent-record\"",
+                "\"format\": \"motiongate-consent-\\u0072ecord\"",
+            ),
+        ),
+        ("compact instead of pretty", {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            // Compact keeps no indentation; also reorders keys (serde_json's map is sorted).
+            serde_json::to_string(&v).unwrap()
+        }),
+    ];
+    for (what, bytes) in &variants {
+        assert_ne!(bytes.as_bytes(), &good[..], "{what}");
+        fs::write(&path, bytes).unwrap();
+        let err = Store::open(&path, KEY).unwrap_err();
+        assert!(matches!(&err, ConsentError::Tampered { reason } if reason.contains("canonical")), "{what}: {err:?}");
+        assert!(tampered(Gate::open(&path, KEY, P, 2)).contains("canonical"), "{what}");
+    }
+    // Re-serialising the parsed JSON (same values, keys sorted by serde_json's map) reorders the entries' fields.
+    fs::write(&path, &good).unwrap();
+    with_value(&path, |_| {});
+    assert!(tampered(Gate::open(&path, KEY, P, 2)).contains("canonical"));
+    // The record as written still verifies.
+    fs::write(&path, &good).unwrap();
+    assert!(Gate::open(&path, KEY, P, 2).is_ok());
+}
+
+/// A withdrawal whose write fails still wiped the sessions: the error says what it stopped and wiped, and the
+/// entry that finally lands (on the host's retry, or when a gate is opened again) counts it, not 0.
+#[test]
+fn a_withdrawal_that_could_not_be_written_keeps_its_purge_report() {
+    for retry_by_reopening in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, path, gate, mut session) = granted_in_removable_dir(&dir);
+        session.push(&[s(1), s(2)]).unwrap();
+        let granted = fs::read(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir(&sub).unwrap();
+        let err = gate.withdraw(3).unwrap_err();
+        assert!(matches!(err, ConsentError::Io { .. }), "{err:?}");
+        let report = err.purge_report().expect("a failed withdrawal reports what it wiped");
+        assert_eq!(report.sessions_stopped, 1);
+        assert!(report.bytes_wiped > 0);
+        assert!(err.to_string().contains("took effect"), "{err}");
+        assert!(session.raw_buffers_are_zero());
+        // A second failed attempt stops nothing more.
+        let again = gate.withdraw(4).unwrap_err();
+        assert_eq!(again.purge_report().map(|r| r.sessions_stopped), Some(0));
+        // The disk comes back (with the old record, as after a full disk was cleared).
+        fs::create_dir(&sub).unwrap();
+        fs::write(&path, &granted).unwrap();
+        let log = if retry_by_reopening {
+            drop(session);
+            drop(gate);
+            Gate::open(&path, KEY, P, 1).unwrap().log()
+        } else {
+            let retried = gate.withdraw(5).unwrap();
+            assert_eq!(retried.sessions_stopped, 0, "this call stopped nothing");
+            drop(session);
+            gate.log()
+        };
+        let w = log.iter().find(|e| e.event == AuditEvent::Withdrawn).expect("the withdrawal is on disk");
+        assert_eq!(w.counts.sessions_stopped, report.sessions_stopped, "reopen: {retry_by_reopening}");
+        assert_eq!(w.counts.bytes_purged, report.bytes_wiped, "reopen: {retry_by_reopening}");
+    }
+}
+
+/// A host that keeps the record's head elsewhere detects a rolled-back or deleted record at open, before the
+/// gate writes anything (a plain open at a newer policy version would log `policy_changed` on the old copy).
+#[test]
+fn opening_with_an_expected_head_refuses_another_record_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_path(&dir);
+    let (granted, latest) = {
+        let gate = Gate::open_expecting(&path, KEY, P, 1, &Store::open(&path, KEY).unwrap().head()).unwrap();
+        gate.grant(1, CollectionMethod::Api, Sensors::ALL).unwrap();
+        let granted = fs::read(&path).unwrap();
+        gate.withdraw(2).unwrap();
+        (granted, gate.head())
+    };
+    // Rolled back to the older copy that grants (it verifies: same key). Refused, and nothing is written.
+    fs::write(&path, &granted).unwrap();
+    let reason = tampered(Gate::open_expecting(&path, KEY, P, 2, &latest));
+    assert!(reason.contains("expected"), "{reason}");
+    assert_eq!(fs::read(&path).unwrap(), granted, "nothing written before the check");
+    // A deleted record is refused too, and not created.
+    fs::remove_file(&path).unwrap();
+    tampered(Gate::open_expecting(&path, KEY, P, 2, &latest));
+    assert!(!path.exists());
+    // With the head it has, the same record opens, and only then is the policy change logged.
+    fs::write(&path, &granted).unwrap();
+    let head = Store::open(&path, KEY).unwrap().head();
+    let gate = Gate::open_expecting(&path, KEY, P, 2, &head).unwrap();
+    assert_eq!(gate.log().last().map(|e| e.event), Some(AuditEvent::PolicyChanged));
+    // While the record is open in this process, the head in memory is compared (it moved with the change).
+    tampered(Gate::open_expecting(&path, KEY, P, 2, &head));
+    assert!(Gate::open_expecting(&path, KEY, P, 2, &gate.head()).is_ok());
 }

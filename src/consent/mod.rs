@@ -43,13 +43,17 @@
 //! (a process-wide registry keyed by the canonical path holds `Weak` references), so two gates never overwrite each
 //! other's entries, and a gate reopened with a newer policy version stops sessions opened through an older gate.
 //! Opening a gate re-reads and verifies the file; if it differs from what this process holds, or the key differs,
-//! the gate fails closed with [`ConsentError::Tampered`]. Concurrent writers in *different processes* are not
+//! the gate fails closed with [`ConsentError::Tampered`]. The read and the comparison happen under the lock that
+//! every writer of the record in this process holds, so writes by other threads (grants, sessions opened or closed)
+//! never make an open fail as tampered. Concurrent writers in *different processes* are not
 //! supported, nor are hard links to a record: every write renames a new file over the record, so after the first
 //! change through one name, a hard link names an older, separate file (symbolic links are resolved and share the
 //! record).
 //!
 //! If writing a withdrawal fails, the withdrawal still takes effect in memory (sessions are stopped and wiped and
-//! no new session opens through this record in this process), and the error is returned so the host can retry.
+//! no new session opens through this record in this process), and the error is returned so the host can retry. The
+//! error says what was stopped and wiped ([`ConsentError::purge_report`]), and the entry that finally lands counts
+//! it.
 
 mod receipt;
 pub mod store;
@@ -245,15 +249,20 @@ impl Gated {
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
     /// The record file could not be read or written.
-    #[error("cannot access the consent record {}: {source}", path.display())]
+    #[error("cannot access the consent record {}: {source}{}", path.display(), withdrawal_note(withdrawal_purged))]
     Io {
         /// The record path.
         path: PathBuf,
         /// The I/O error.
         #[source]
         source: std::io::Error,
+        /// When [`Gate::withdraw`] returns this error: what that call stopped and wiped although its entry could not
+        /// be written (the withdrawal is in effect in memory; see [`ConsentError::purge_report`]). `None` for every
+        /// other failure.
+        withdrawal_purged: Option<PurgeReport>,
     },
-    /// The record is damaged, edited, truncated, reordered or authenticated with another key; the gate fails closed.
+    /// The record is damaged, edited, truncated, reordered or authenticated with another key, or (from
+    /// [`Gate::open_expecting`]) is not at the head the host expected; the gate fails closed.
     #[error("the consent record cannot be trusted ({reason}); refusing to open")]
     Tampered {
         /// What failed and where (entry index / seq); never key material.
@@ -287,7 +296,27 @@ pub enum ConsentError {
     Model(ModelError),
 }
 
+/// The end of an [`ConsentError::Io`] message: what a withdrawal that could not be written did anyway.
+fn withdrawal_note(purged: &Option<PurgeReport>) -> String {
+    match purged {
+        Some(r) => format!(
+            "; the withdrawal took effect anyway ({} sessions stopped, {} bytes wiped) but is not recorded yet: retry",
+            r.sessions_stopped, r.bytes_wiped
+        ),
+        None => String::new(),
+    }
+}
+
 impl ConsentError {
+    /// When [`Gate::withdraw`] failed to write its entry: what the call stopped and wiped all the same (the wipe
+    /// happens before the write). `None` for every other error, including the errors of the other calls.
+    pub fn purge_report(&self) -> Option<PurgeReport> {
+        match self {
+            ConsentError::Io { withdrawal_purged, .. } => *withdrawal_purged,
+            _ => None,
+        }
+    }
+
     /// The gated reason, when this is a refusal for lack of consent.
     pub fn gated(&self) -> Option<Gated> {
         match self {
@@ -317,6 +346,16 @@ pub struct PurgeReport {
     pub sessions_stopped: u64,
     /// Bytes of signal buffers zeroized.
     pub bytes_wiped: u64,
+}
+
+impl PurgeReport {
+    /// Both purges together (a withdrawal whose first write failed, then retried).
+    fn plus(self, other: PurgeReport) -> PurgeReport {
+        PurgeReport {
+            sessions_stopped: self.sessions_stopped.saturating_add(other.sessions_stopped),
+            bytes_wiped: self.bytes_wiped.saturating_add(other.bytes_wiped),
+        }
+    }
 }
 
 /// Checks a purpose name: 1..=64 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
@@ -421,13 +460,23 @@ impl Shared {
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Shared>>>;
 
-/// Withdrawals that could not be written, by record (canonical path) and purpose, with their time: the one place
-/// that says a purpose is withdrawn although its record on disk does not. Held strongly for the life of the
-/// process, apart from the records' own (weakly registered) state: otherwise freeing the last gate and session
-/// after a failed write would drop the withdrawal, and a gate opened again would read the grant back from disk.
-/// Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the write; a successful
-/// grant, deny or withdraw of the purpose clears the entry.
-type UnpersistedWithdrawals = Mutex<HashMap<(PathBuf, String), u64>>;
+/// A withdrawal in effect in memory whose entry is not on disk yet.
+#[derive(Debug, Clone, Copy)]
+struct UnpersistedWithdrawal {
+    /// Its time (that of the latest attempt to write it).
+    at_unix_ms: u64,
+    /// What the attempts so far stopped and wiped: the entry that finally lands records it, since by then the
+    /// sessions are gone and the retry itself stops nothing.
+    purged: PurgeReport,
+}
+
+/// Withdrawals that could not be written, by record (canonical path) and purpose, with their time and what they
+/// purged: the one place that says a purpose is withdrawn although its record on disk does not. Held strongly for
+/// the life of the process, apart from the records' own (weakly registered) state: otherwise freeing the last gate
+/// and session after a failed write would drop the withdrawal, and a gate opened again would read the grant back
+/// from disk. Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the write; a
+/// successful grant, deny or withdraw of the purpose clears the entry.
+type UnpersistedWithdrawals = Mutex<HashMap<(PathBuf, String), UnpersistedWithdrawal>>;
 
 fn unpersisted_withdrawals() -> &'static UnpersistedWithdrawals {
     static PENDING: OnceLock<UnpersistedWithdrawals> = OnceLock::new();
@@ -443,7 +492,7 @@ fn registry() -> &'static Registry {
 /// record itself share one in-memory state, and a withdrawal through either reaches the sessions of both), else
 /// the canonical directory joined with the file name.
 fn canonical_path(path: &Path) -> Result<PathBuf, ConsentError> {
-    let io = |source| ConsentError::Io { path: path.to_path_buf(), source };
+    let io = |source| ConsentError::Io { path: path.to_path_buf(), source, withdrawal_purged: None };
     if let Ok(resolved) = std::fs::canonicalize(path) {
         return Ok(resolved);
     }
@@ -480,10 +529,54 @@ impl Gate {
         purpose: &str,
         policy_version: u32,
     ) -> Result<Gate, ConsentError> {
+        Gate::open_checked(store_path.as_ref(), key, purpose, policy_version, None)
+    }
+
+    /// [`Gate::open`] for a host that keeps the record's head ([`Gate::head`]) somewhere the record is not: fails
+    /// closed with [`ConsentError::Tampered`] unless the record's head is `expected`, and checks it before anything
+    /// is written (the `policy_changed` entry, the retry of a withdrawal not yet on disk). This detects what the
+    /// MACs cannot: a record rolled back to an older copy, replaced by a copy made elsewhere with the same key, or
+    /// deleted (a missing record has the empty head: 0 entries, [`store::GENESIS_HASH`]).
+    ///
+    /// `expected` must be the head after the latest change through any gate or session of this process, including
+    /// a `session_closed` written when a session is dropped; when the record is already open in this process, its
+    /// head in memory is the one compared. Opening may itself move the head (a `policy_changed` entry, a retried
+    /// withdrawal): keep [`Gate::head`] again after it returns.
+    pub fn open_expecting(
+        store_path: impl AsRef<Path>,
+        key: &[u8],
+        purpose: &str,
+        policy_version: u32,
+        expected: &RecordHead,
+    ) -> Result<Gate, ConsentError> {
+        Gate::open_checked(store_path.as_ref(), key, purpose, policy_version, Some(expected))
+    }
+
+    fn open_checked(
+        path: &Path,
+        key: &[u8],
+        purpose: &str,
+        policy_version: u32,
+        expected: Option<&RecordHead>,
+    ) -> Result<Gate, ConsentError> {
         validate_purpose(purpose)?;
-        let path = store_path.as_ref();
-        let disk = Store::open(path, key)?;
+        store::check_key_len(key)?;
+        let check_expected = |head: RecordHead| match expected {
+            Some(expected) if *expected != head => Err(ConsentError::Tampered {
+                reason: format!(
+                    "the record's head ({} entries) is not the one the host expected ({} entries): an older copy, \
+                     another copy or a deleted record",
+                    head.count, expected.count
+                ),
+            }),
+            _ => Ok(()),
+        };
         let canonical = canonical_path(path)?;
+        // The file is read, verified and compared with what this process holds under the record's store lock,
+        // which every writer in this process holds while it writes: a grant, `session_opened` or `session_closed`
+        // by another thread can then never land between the read and the comparison and pass for an edit. A first
+        // open has no writer yet; it keeps the registry locked while it reads, so that no other gate of the record
+        // is created (and writes) in between.
         let shared = {
             let mut reg = lock(registry());
             reg.retain(|_, w| w.strong_count() > 0);
@@ -495,15 +588,19 @@ impl Gate {
                             reason: "the record is open in this process with a different key".into(),
                         });
                     }
+                    let disk = Store::open(path, key)?;
                     if store.head() != disk.head() {
                         return Err(ConsentError::Tampered {
                             reason: "the record on disk differs from the one this process wrote".into(),
                         });
                     }
+                    check_expected(store.head())?;
                     drop(store);
                     shared
                 }
                 None => {
+                    let disk = Store::open(path, key)?;
+                    check_expected(disk.head())?;
                     let shared = Arc::new(Shared {
                         store: Mutex::new(disk),
                         channels: Mutex::default(),
@@ -526,9 +623,9 @@ impl Gate {
     /// `Withdrawn` from here on) and try the write again. A failure leaves it pending for the next open; the gate
     /// is returned either way, failing closed.
     fn retry_unpersisted_withdrawal(&self) {
-        if let Some(at_unix_ms) = self.unpersisted_withdrawal() {
-            // On success `withdraw` clears the pending entry; on failure it keeps it.
-            let _ = self.withdraw(at_unix_ms);
+        if let Some(pending) = self.unpersisted_withdrawal() {
+            // On success `withdraw` clears the pending entry (writing what it purged); on failure it keeps it.
+            let _ = self.withdraw(pending.at_unix_ms);
         }
     }
 
@@ -536,8 +633,8 @@ impl Gate {
         (self.shared.canonical.clone(), self.purpose.clone())
     }
 
-    /// When this purpose's withdrawal is in effect but not yet on disk: its time.
-    fn unpersisted_withdrawal(&self) -> Option<u64> {
+    /// When this purpose's withdrawal is in effect but not yet on disk: its time and what it purged.
+    fn unpersisted_withdrawal(&self) -> Option<UnpersistedWithdrawal> {
         lock(unpersisted_withdrawals()).get(&self.pending_key()).copied()
     }
 
@@ -577,8 +674,8 @@ impl Gate {
     }
 
     fn state_locked(&self, store: &Store) -> ConsentState {
-        if let Some(at_unix_ms) = self.unpersisted_withdrawal() {
-            return ConsentState::Withdrawn { at_unix_ms };
+        if let Some(pending) = self.unpersisted_withdrawal() {
+            return ConsentState::Withdrawn { at_unix_ms: pending.at_unix_ms };
         }
         match store.recorded_state(&self.purpose) {
             None => ConsentState::NotDetermined,
@@ -648,12 +745,16 @@ impl Gate {
     }
 
     /// Withdraws consent. Before this returns, every open session of this purpose (on any thread) is stopped and its
-    /// buffers are zeroized; the report says how many sessions and bytes. Logged when there was a grant (current or
-    /// for an older policy); otherwise nothing is logged. If the record cannot be written, the withdrawal still takes
-    /// effect in memory and the I/O error is returned (retry to persist it). It stays in effect for the rest of
-    /// the process even after every gate and session is freed: a gate opened again on the record reports
-    /// `Withdrawn` and retries the write. Only a process that ends before any retry succeeds loses it (the record
-    /// on disk still holds the grant), so hosts should retry until this returns `Ok`.
+    /// buffers are zeroized; the report says how many sessions and bytes this call stopped and wiped. Logged when
+    /// there was a grant (current or for an older policy); otherwise nothing is logged.
+    ///
+    /// If the record cannot be written, the withdrawal still takes effect in memory and the I/O error
+    /// ([`ConsentError::Io`]) is returned, carrying this call's report ([`ConsentError::purge_report`]); retry to
+    /// persist it. The entry that finally lands counts the sessions and bytes of every attempt (a retry finds the
+    /// sessions already stopped and reports 0 itself). The withdrawal stays in effect for the rest of the process
+    /// even after every gate and session is freed: a gate opened again on the record reports `Withdrawn` and
+    /// retries the write. Only a process that ends before any retry succeeds loses it (the record on disk still
+    /// holds the grant), so hosts should retry until this returns `Ok`.
     pub fn withdraw(&self, at_unix_ms: u64) -> Result<PurgeReport, ConsentError> {
         let mut store = lock(&self.shared.store);
         let had_grant = matches!(
@@ -666,17 +767,27 @@ impl Gate {
             self.withdrawal_persisted();
             return Ok(report);
         }
+        // Earlier attempts of this withdrawal whose write failed already stopped and wiped the sessions.
+        let purged = self.unpersisted_withdrawal().map_or(report, |pending| pending.purged.plus(report));
         let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Withdrawn, &self.purpose, self.policy_version);
-        e.counts.sessions_stopped = report.sessions_stopped;
-        e.counts.bytes_purged = report.bytes_wiped;
+        e.counts.sessions_stopped = purged.sessions_stopped;
+        e.counts.bytes_purged = purged.bytes_wiped;
         match store.append(e) {
             Ok(_) => {
                 self.withdrawal_persisted();
                 Ok(report)
             }
             Err(err) => {
-                lock(unpersisted_withdrawals()).insert(self.pending_key(), at_unix_ms);
-                Err(err)
+                lock(unpersisted_withdrawals())
+                    .insert(self.pending_key(), UnpersistedWithdrawal { at_unix_ms, purged });
+                Err(match err {
+                    ConsentError::Io { path, source, .. } => {
+                        ConsentError::Io { path, source, withdrawal_purged: Some(report) }
+                    }
+                    // Not reached: appending a withdrawal can only fail to write (the replay of the log it extends
+                    // cannot fail). The report is still kept for the entry.
+                    other => other,
+                })
             }
         }
     }
@@ -721,7 +832,8 @@ impl Gate {
         lock(&self.shared.store).entries().to_vec()
     }
 
-    /// Length and last hash of the record (keep it elsewhere to detect a rollback of the whole file).
+    /// Length and last hash of the record (keep it elsewhere to detect a rollback of the whole file with
+    /// [`Gate::open_expecting`]).
     pub fn head(&self) -> RecordHead {
         lock(&self.shared.store).head()
     }

@@ -3,7 +3,8 @@
 //! # File format (`format_version` 1)
 //!
 //! One JSON document, written atomically (unique temp file in the same directory, `sync_all`, rename over the
-//! old file, then `sync_all` on the directory where the platform allows it):
+//! old file, then `sync_all` on the directory where the platform allows it). Shown condensed here; the file is
+//! pretty-printed, one field a line (see the canonical form below):
 //!
 //! ```json
 //! {
@@ -31,12 +32,19 @@
 //! * `states` is informational for humans and tools: the state is **derived by replaying the verified log** and
 //!   the stored `states` must equal the replay, otherwise the record is `Tampered`. Editing `states` alone can
 //!   never fake a grant.
-//! * Unknown fields, duplicate fields, trailing bytes, a wrong `seq`, a broken chain, a bad MAC, a wrong head or a
-//!   state that disagrees with the log all make [`Store::open`] fail with [`ConsentError::Tampered`]. A missing
-//!   file is an empty record (every purpose `NotDetermined`).
+//! * The file must be byte for byte what this crate writes for its contents: `serde_json`'s pretty printer
+//!   (two-space indent, fields in declared order, `states` sorted by purpose, no escapes it would not write, no
+//!   trailing newline). The MACs cover the parsed values, not the file's spelling, so after everything else
+//!   verifies, the parsed record is encoded again and must give exactly the bytes read. Added or removed
+//!   whitespace, reordered fields, `\u` escapes and duplicate keys (of which a parser keeps one, not always the
+//!   same) therefore fail closed instead of changing the file unnoticed.
+//! * Unknown fields, duplicate fields, a spelling other than the canonical one, trailing bytes, a wrong `seq`, a
+//!   broken chain, a bad MAC, a wrong head or a state that disagrees with the log all make [`Store::open`] fail
+//!   with [`ConsentError::Tampered`]. A missing file is an empty record (every purpose `NotDetermined`).
 //!
 //! Not detectable by the file alone: replacing the whole file with an *older, complete* copy made with the same
-//! key (a rollback). A host that cares can keep [`Store::head`] in its own protected storage and compare.
+//! key (a rollback). A host that cares can keep [`Store::head`] in its own protected storage and open the gate
+//! with [`super::Gate::open_expecting`], which refuses another head before anything is written.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -295,9 +303,7 @@ impl Store {
     /// file is an empty record; a damaged, edited, truncated, reordered or foreign-key record, or one larger than
     /// [`MAX_RECORD_BYTES`], is [`ConsentError::Tampered`].
     pub fn open(path: impl AsRef<Path>, key: &[u8]) -> Result<Store, ConsentError> {
-        if key.len() < MIN_KEY_LEN || key.len() > MAX_KEY_LEN {
-            return Err(ConsentError::InvalidKey);
-        }
+        check_key_len(key)?;
         let path = path.as_ref().to_path_buf();
         let key = Zeroizing::new(key.to_vec());
         let bytes = match read_bounded(&path, MAX_RECORD_BYTES) {
@@ -316,7 +322,7 @@ impl Store {
                     last_hash: GENESIS_HASH.to_owned(),
                 })
             }
-            Err(source) => return Err(ConsentError::Io { path, source }),
+            Err(source) => return Err(ConsentError::Io { path, source, withdrawal_purged: None }),
         };
         let (entries, states, last_hash) = verify(&bytes, &key)?;
         Ok(Store { path, key, entries, states, last_hash })
@@ -380,8 +386,11 @@ impl Store {
         entries.push(e.clone());
         let states = replay(&entries)?;
         let bytes = encode(&self.key, &entries, &states, &new_hash);
-        write_atomic(&self.path, &bytes, fault)
-            .map_err(|source| ConsentError::Io { path: self.path.clone(), source })?;
+        write_atomic(&self.path, &bytes, fault).map_err(|source| ConsentError::Io {
+            path: self.path.clone(),
+            source,
+            withdrawal_purged: None,
+        })?;
         self.entries = entries;
         self.states = states;
         self.last_hash = new_hash;
@@ -392,6 +401,14 @@ impl Store {
     pub fn encoded(&self) -> Vec<u8> {
         encode(&self.key, &self.entries, &self.states, &self.last_hash)
     }
+}
+
+/// [`ConsentError::InvalidKey`] unless the key is [`MIN_KEY_LEN`] to [`MAX_KEY_LEN`] bytes long.
+pub(crate) fn check_key_len(key: &[u8]) -> Result<(), ConsentError> {
+    if key.len() < MIN_KEY_LEN || key.len() > MAX_KEY_LEN {
+        return Err(ConsentError::InvalidKey);
+    }
+    Ok(())
 }
 
 fn mac_for(key: &[u8], domain: &[u8]) -> HmacSha256 {
@@ -486,6 +503,13 @@ fn verify(bytes: &[u8], key: &[u8]) -> Result<Verified, ConsentError> {
     let states = replay(&file.entries)?;
     if states != file.states {
         return Err(tampered("stored states disagree with the audit log"));
+    }
+    // The MACs authenticate the parsed values; only the canonical spelling of those values is accepted, so that
+    // the file itself (what tools and people read) cannot be changed without the key.
+    if encode(key, &file.entries, &states, &prev) != bytes {
+        return Err(tampered(
+            "the record is not in canonical form (whitespace, field order, escapes or duplicate keys changed)",
+        ));
     }
     Ok((file.entries, states, prev))
 }
