@@ -368,11 +368,12 @@ enum mg_status mg_gate_deny(struct mg_gate *gate,
 
 /**
  * Withdraws consent at `unix_ms`. Before this returns, every open session of this purpose (on any thread, opened
- * through any gate on the same record) is stopped and its buffers are zeroized; on `MG_OK`, `*out_bytes_wiped` (if
- * not NULL) receives how many bytes this call wiped. It is not written when an error is returned. Call it when the
- * user revokes consent in the app *and* when the OS sensor permission is revoked. `MG_ERR_STORE_IO` means the
- * withdrawal took effect in memory (sessions stopped and wiped) but is not yet persisted: call again. A retry that
- * succeeds reports 0 bytes (the sessions were wiped already); the entry it writes counts those of every call.
+ * through any gate on the same record) is stopped and its buffers are zeroized; on `MG_OK` and on
+ * `MG_ERR_STORE_IO`, `*out_bytes_wiped` (if not NULL) receives how many bytes this call wiped. It is not written
+ * when another error is returned. Call it when the user revokes consent in the app *and* when the OS sensor
+ * permission is revoked. `MG_ERR_STORE_IO` means the withdrawal took effect in memory (sessions stopped and wiped)
+ * but is not yet persisted: call again. A retry that succeeds reports 0 bytes (the sessions were wiped already);
+ * the entry it writes counts those of every call.
  *
  * # Safety
  * `gate` is NULL or a live gate; `out_bytes_wiped` is NULL or writable.

@@ -583,3 +583,28 @@ fn a_gyroscope_in_degrees_per_second_is_found_and_ignored() {
         mg_gate_free(g);
     }
 }
+
+#[test]
+fn a_withdrawal_that_cannot_be_written_still_reports_what_it_wiped() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("record");
+    std::fs::create_dir(&sub).unwrap();
+    let (g, s) = granted_session(&sub.join("r.json"));
+    let chunk = &trace()[..100];
+    unsafe {
+        assert_eq!(mg_session_push(s, chunk.as_ptr(), chunk.len()), MG_OK);
+        // The record's folder is gone: the withdrawal cannot be written, but it stops and wipes the session.
+        std::fs::remove_dir_all(&sub).unwrap();
+        let mut wiped = u64::MAX;
+        assert_eq!(mg_gate_withdraw(g, T0 + 10, &mut wiped), MG_ERR_STORE_IO);
+        assert!(wiped > 0 && wiped != u64::MAX, "{wiped}");
+        assert_eq!(mg_session_status(s), MG_GATED_WITHDRAWN);
+        // A second failed attempt wipes nothing more, and says so.
+        let mut again = u64::MAX;
+        assert_eq!(mg_gate_withdraw(g, T0 + 11, &mut again), MG_ERR_STORE_IO);
+        assert_eq!(again, 0);
+        mg_session_free(s);
+        mg_gate_free(g);
+    }
+}
