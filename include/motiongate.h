@@ -326,6 +326,27 @@ enum mg_status mg_gate_open(const char *store_path,
                             struct mg_gate **out);
 
 /**
+ * `mg_gate_open` for a host that keeps the record's head (`mg_gate_head`) somewhere the record is not (for example
+ * in Keystore-encrypted preferences excluded from backup): fails closed with `MG_ERR_STORE_TAMPERED`, writing
+ * nothing to the record, unless its head is `expected_count` entries ending in `expected_hash` (64 lower-case hex
+ * digits and a NUL, as `mg_gate_head` writes them; a missing record has 0 entries and 64 zeros). This detects what
+ * the record's MACs cannot: a record rolled back to an older copy, replaced by a copy made elsewhere with the same
+ * key, or deleted. Opening may itself move the head (a `policy_changed` entry, a retried withdrawal): read
+ * `mg_gate_head` again after it returns, and after every grant, deny, withdraw and session.
+ *
+ * # Safety
+ * As `mg_gate_open`; `expected_hash` is NULL or a NUL-terminated string.
+ */
+enum mg_status mg_gate_open_checked(const char *store_path,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    const char *purpose,
+                                    uint32_t policy_version,
+                                    uint64_t expected_count,
+                                    const char *expected_hash,
+                                    struct mg_gate **out);
+
+/**
  * Writes the consent state of the gate's purpose at its policy version to `*out`.
  *
  * # Safety
@@ -389,8 +410,8 @@ enum mg_status mg_gate_withdraw(struct mg_gate *gate,
  * The record is authenticated with the host key, so an older copy of the same file (a backup restored, a file
  * copied back) still verifies. To detect that rollback, keep the head somewhere the record is not (for example in
  * Keystore-encrypted preferences excluded from backup), update it after every grant, deny, withdraw and session,
- * and compare it after `mg_gate_open`: when this app is the record's only writer, any difference means the file
- * was replaced.
+ * and open with `mg_gate_open_checked`, which refuses a record with another head before writing anything to it
+ * (comparing after `mg_gate_open` compares a record the open may already have changed).
  *
  * # Safety
  * `gate` is NULL or a live gate; `out_count` is NULL or writable; `out_hash` is NULL or points to `hash_cap`

@@ -77,34 +77,87 @@ pub extern "system" fn Java_org_motiongate_Native_gateOpen<'l>(
     policy_version: jint,
     out: JLongArray<'l>,
 ) -> jint {
+    env.with_env(|env| open_gate(env, &path, &key, &purpose, policy_version, None, &out))
+        .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `static native int gateOpenChecked(String path, byte[] key, String purpose, int policyVersion, long expectedCount,
+/// String expectedHash, long[] outHandle)`: `mg_gate_open_checked`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // the Java signature's, plus the JNI environment and class
+pub extern "system" fn Java_org_motiongate_Native_gateOpenChecked<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    path: JString<'l>,
+    key: JByteArray<'l>,
+    purpose: JString<'l>,
+    policy_version: jint,
+    expected_count: jlong,
+    expected_hash: JString<'l>,
+    out: JLongArray<'l>,
+) -> jint {
     env.with_env(|env| -> JResult<jint> {
-        if out.is_null() || out.len(env)? < 1 {
-            return Ok(invalid("out must be a long[1]"));
-        }
-        let (Some(path), Some(purpose)) = (c_string(env, &path)?, c_string(env, &purpose)?) else {
-            return Ok(invalid("path or purpose is null or contains NUL"));
+        let Some(hash) = c_string(env, &expected_hash)? else {
+            return Ok(invalid("expectedHash is null or contains NUL"));
         };
-        if key.is_null() {
-            return Ok(invalid("key is null"));
-        }
-        if key.len(env)? > MAX_KEY_LEN {
-            return Ok(invalid("the record key must be 16 to 1024 bytes"));
-        }
-        let Ok(policy_version) = u32::try_from(policy_version) else {
-            return Ok(invalid("policyVersion is negative"));
+        let Ok(count) = u64::try_from(expected_count) else {
+            return Ok(invalid("expectedCount is negative"));
         };
-        let mut key = env.convert_byte_array(&key)?;
-        let mut gate: *mut mg_gate = std::ptr::null_mut();
-        // SAFETY: valid NUL-terminated strings, a live key buffer of `key.len()` bytes, a writable out pointer.
-        let s = unsafe {
-            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version, &mut gate)
-        };
-        // The core keeps its own (zeroizing) copy of the key; this one is wiped before it is freed.
-        wipe_slice(&mut key, 0);
-        out.set_region(env, 0, &[gate as usize as jlong])?;
-        Ok(status(s))
+        open_gate(env, &path, &key, &purpose, policy_version, Some((count, &hash)), &out)
     })
     .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// The body of `gateOpen` and `gateOpenChecked`: `mg_gate_open`, or `mg_gate_open_checked` against `expected`.
+fn open_gate(
+    env: &mut Env<'_>,
+    path: &JString<'_>,
+    key: &JByteArray<'_>,
+    purpose: &JString<'_>,
+    policy_version: jint,
+    expected: Option<(u64, &CString)>,
+    out: &JLongArray<'_>,
+) -> JResult<jint> {
+    if out.is_null() || out.len(env)? < 1 {
+        return Ok(invalid("out must be a long[1]"));
+    }
+    let (Some(path), Some(purpose)) = (c_string(env, path)?, c_string(env, purpose)?) else {
+        return Ok(invalid("path or purpose is null or contains NUL"));
+    };
+    if key.is_null() {
+        return Ok(invalid("key is null"));
+    }
+    if key.len(env)? > MAX_KEY_LEN {
+        return Ok(invalid("the record key must be 16 to 1024 bytes"));
+    }
+    let Ok(policy_version) = u32::try_from(policy_version) else {
+        return Ok(invalid("policyVersion is negative"));
+    };
+    let mut key = env.convert_byte_array(key)?;
+    let mut gate: *mut mg_gate = std::ptr::null_mut();
+    let s = match expected {
+        // SAFETY: valid NUL-terminated strings, a live key buffer of `key.len()` bytes, a writable out pointer.
+        None => unsafe {
+            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version, &mut gate)
+        },
+        // SAFETY: as above, and `hash` is a valid NUL-terminated string.
+        Some((count, hash)) => unsafe {
+            mg_gate_open_checked(
+                path.as_ptr(),
+                key.as_ptr(),
+                key.len(),
+                purpose.as_ptr(),
+                policy_version,
+                count,
+                hash.as_ptr(),
+                &mut gate,
+            )
+        },
+    };
+    // The core keeps its own (zeroizing) copy of the key; this one is wiped before it is freed.
+    wipe_slice(&mut key, 0);
+    out.set_region(env, 0, &[gate as usize as jlong])?;
+    Ok(status(s))
 }
 
 /// `static native int gateHead(long gate, long[] outCount, byte[] outHash)`: `outHash` receives the 64 ASCII hex

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use motiongate::consent::store::MAX_KEY_LEN;
+use motiongate::consent::store::{RecordHead, MAX_KEY_LEN};
 use motiongate::consent::StateKind;
 use motiongate::{
     Activity, ActivityEvent, CollectionMethod, ConsentError, EventKind, Gate, Gated, Sample, Sensors, Session,
@@ -418,40 +418,115 @@ pub unsafe extern "C" fn mg_gate_open(
     policy_version: u32,
     out: *mut *mut mg_gate,
 ) -> mg_status {
+    // SAFETY: the caller's contract is this function's.
+    guard(|| unsafe { open_gate(store_path, key, key_len, purpose, policy_version, None, out) })
+}
+
+/// `mg_gate_open` for a host that keeps the record's head (`mg_gate_head`) somewhere the record is not (for example
+/// in Keystore-encrypted preferences excluded from backup): fails closed with `MG_ERR_STORE_TAMPERED`, writing
+/// nothing to the record, unless its head is `expected_count` entries ending in `expected_hash` (64 lower-case hex
+/// digits and a NUL, as `mg_gate_head` writes them; a missing record has 0 entries and 64 zeros). This detects what
+/// the record's MACs cannot: a record rolled back to an older copy, replaced by a copy made elsewhere with the same
+/// key, or deleted. Opening may itself move the head (a `policy_changed` entry, a retried withdrawal): read
+/// `mg_gate_head` again after it returns, and after every grant, deny, withdraw and session.
+///
+/// # Safety
+/// As `mg_gate_open`; `expected_hash` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mg_gate_open_checked(
+    store_path: *const c_char,
+    key: *const u8,
+    key_len: usize,
+    purpose: *const c_char,
+    policy_version: u32,
+    expected_count: u64,
+    expected_hash: *const c_char,
+    out: *mut *mut mg_gate,
+) -> mg_status {
     guard(|| {
-        if let Some(s) = unusable(out, "out") {
-            return s;
-        }
-        // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
-        unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: caller contract: NULL or NUL-terminated.
-        let path = match unsafe { c_str(store_path, "store_path") } {
-            Ok(p) => p,
-            Err(s) => return s,
-        };
-        // SAFETY: caller contract: NULL or NUL-terminated.
-        let purpose = match unsafe { c_str(purpose, "purpose") } {
-            Ok(p) => p,
-            Err(s) => return s,
-        };
-        if key.is_null() {
-            return null_arg("key");
-        }
-        if key_len > MAX_KEY_LEN {
-            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "the record key must be 16 to 1024 bytes");
-        }
-        // SAFETY: `key` is non-NULL and the caller guarantees `key_len` (<= 1024) readable bytes.
-        let key = unsafe { std::slice::from_raw_parts(key, key_len) };
-        match Gate::open(path, key, purpose, policy_version) {
-            Ok(gate) => {
-                let h = Box::into_raw(Box::new(mg_gate { gate }));
-                // SAFETY: `out` is non-NULL and writable (checked above).
-                unsafe { out.write(h) };
-                mg_status::MG_OK
+        let hash = match unsafe { c_str(expected_hash, "expected_hash") } {
+            Ok(h) => h,
+            Err(s) => {
+                // `out` is still set to NULL, as by every failed open.
+                // SAFETY: the caller's contract; only `out` is used.
+                unsafe { clear_out(out) };
+                return s;
             }
-            Err(e) => consent_error(&e),
+        };
+        if hash.len() + 1 != MG_HEAD_HASH_SIZE
+            || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            // SAFETY: as above.
+            unsafe { clear_out(out) };
+            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "expected_hash must be 64 lower-case hex digits");
         }
+        let expected = RecordHead { count: expected_count, last_hash: hash.to_string() };
+        // SAFETY: the caller's contract is this function's.
+        unsafe { open_gate(store_path, key, key_len, purpose, policy_version, Some(&expected), out) }
     })
+}
+
+/// Sets `*out` to NULL when `out` is usable.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn clear_out(out: *mut *mut mg_gate) {
+    if unusable(out, "out").is_none() {
+        // SAFETY: non-NULL, aligned (checked) and writable (caller contract).
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+}
+
+/// The body of `mg_gate_open` and `mg_gate_open_checked`.
+///
+/// # Safety
+/// As `mg_gate_open`.
+unsafe fn open_gate(
+    store_path: *const c_char,
+    key: *const u8,
+    key_len: usize,
+    purpose: *const c_char,
+    policy_version: u32,
+    expected: Option<&RecordHead>,
+    out: *mut *mut mg_gate,
+) -> mg_status {
+    if let Some(s) = unusable(out, "out") {
+        return s;
+    }
+    // SAFETY: `out` is non-NULL, aligned and writable (caller contract).
+    unsafe { out.write(std::ptr::null_mut()) };
+    // SAFETY: caller contract: NULL or NUL-terminated.
+    let path = match unsafe { c_str(store_path, "store_path") } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    // SAFETY: caller contract: NULL or NUL-terminated.
+    let purpose = match unsafe { c_str(purpose, "purpose") } {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    if key.is_null() {
+        return null_arg("key");
+    }
+    if key_len > MAX_KEY_LEN {
+        return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "the record key must be 16 to 1024 bytes");
+    }
+    // SAFETY: `key` is non-NULL and the caller guarantees `key_len` (<= 1024) readable bytes.
+    let key = unsafe { std::slice::from_raw_parts(key, key_len) };
+    let opened = match expected {
+        None => Gate::open(path, key, purpose, policy_version),
+        Some(head) => Gate::open_expecting(path, key, purpose, policy_version, head),
+    };
+    match opened {
+        Ok(gate) => {
+            let h = Box::into_raw(Box::new(mg_gate { gate }));
+            // SAFETY: `out` is non-NULL and writable (checked above).
+            unsafe { out.write(h) };
+            mg_status::MG_OK
+        }
+        Err(e) => consent_error(&e),
+    }
 }
 
 /// Borrows the gate behind a handle.
@@ -614,8 +689,8 @@ pub unsafe extern "C" fn mg_gate_withdraw(gate: *mut mg_gate, unix_ms: i64, out_
 /// The record is authenticated with the host key, so an older copy of the same file (a backup restored, a file
 /// copied back) still verifies. To detect that rollback, keep the head somewhere the record is not (for example in
 /// Keystore-encrypted preferences excluded from backup), update it after every grant, deny, withdraw and session,
-/// and compare it after `mg_gate_open`: when this app is the record's only writer, any difference means the file
-/// was replaced.
+/// and open with `mg_gate_open_checked`, which refuses a record with another head before writing anything to it
+/// (comparing after `mg_gate_open` compares a record the open may already have changed).
 ///
 /// # Safety
 /// `gate` is NULL or a live gate; `out_count` is NULL or writable; `out_hash` is NULL or points to `hash_cap`

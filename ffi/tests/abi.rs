@@ -608,3 +608,52 @@ fn a_withdrawal_that_cannot_be_written_still_reports_what_it_wiped() {
         mg_gate_free(g);
     }
 }
+
+/// The head `mg_gate_head` reports: entries and the hash as a NUL-terminated string.
+fn head_of(g: *const mg_gate) -> (u64, Vec<u8>) {
+    let mut count = 0u64;
+    let mut hash = vec![0u8; MG_HEAD_HASH_SIZE];
+    assert_eq!(unsafe { mg_gate_head(g, &mut count, hash.as_mut_ptr().cast(), hash.len()) }, mg_status::MG_OK);
+    (count, hash)
+}
+
+#[test]
+fn a_gate_opened_against_a_kept_head_refuses_a_rolled_back_record_untouched() {
+    use mg_status::*;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.json");
+    let rec_c = cstr(rec.to_str().unwrap());
+    let checked = |count: u64, hash: *const c_char, out: &mut *mut mg_gate| unsafe {
+        mg_gate_open_checked(rec_c.as_ptr(), KEY.as_ptr(), KEY.len(), c"activity".as_ptr(), 1, count, hash, out)
+    };
+    let mut g: *mut mg_gate = null_mut();
+    // A missing record has the empty head.
+    let zeros = cstr(&"0".repeat(64));
+    assert_eq!(checked(0, zeros.as_ptr(), &mut g), MG_OK);
+    unsafe { assert_eq!(mg_gate_grant(g, T0), MG_OK) };
+    let granted = std::fs::read(&rec).unwrap();
+    unsafe { assert_eq!(mg_gate_withdraw(g, T0 + 1, null_mut()), MG_OK) };
+    let (count, hash) = head_of(g);
+    unsafe { mg_gate_free(g) };
+    // The head kept after the withdrawal opens the record as it is.
+    let mut g2: *mut mg_gate = null_mut();
+    assert_eq!(checked(count, hash.as_ptr().cast(), &mut g2), MG_OK);
+    assert_eq!(head_of(g2), (count, hash.clone()));
+    unsafe { mg_gate_free(g2) };
+    // The record rolled back to its granted copy verifies (same key) but has another head: refused, not written.
+    std::fs::write(&rec, &granted).unwrap();
+    let mut g3: *mut mg_gate = std::ptr::dangling_mut::<mg_gate>();
+    assert_eq!(checked(count, hash.as_ptr().cast(), &mut g3), MG_ERR_STORE_TAMPERED);
+    assert!(g3.is_null());
+    assert_eq!(std::fs::read(&rec).unwrap(), granted);
+    // A hash that is not 64 lower-case hex digits, or NULL, is an invalid argument; `*out` is NULL.
+    for bad in ["0".repeat(63), "A".repeat(64), format!("{}g", "0".repeat(63))] {
+        let bad = cstr(&bad);
+        let mut g4: *mut mg_gate = std::ptr::dangling_mut::<mg_gate>();
+        assert_eq!(checked(count, bad.as_ptr(), &mut g4), MG_ERR_INVALID_ARGUMENT);
+        assert!(g4.is_null());
+    }
+    let mut g5: *mut mg_gate = std::ptr::dangling_mut::<mg_gate>();
+    assert_eq!(checked(count, null(), &mut g5), MG_ERR_INVALID_ARGUMENT);
+    assert!(g5.is_null() && last_error().contains("expected_hash"), "{}", last_error());
+}

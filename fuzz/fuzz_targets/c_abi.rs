@@ -181,6 +181,36 @@ fuzz_target!(|input: &[u8]| {
                     assert!(st == mg_status::MG_OK || cap < MG_HEAD_HASH_SIZE, "{st:?} with hash_cap {cap}");
                     if st == mg_status::MG_OK {
                         assert_eq!(hash[MG_HEAD_HASH_SIZE - 1], 0, "the hash is NUL-terminated");
+                        // Reopen against that head, or against one with a digit or the count changed: a head that
+                        // is not the record's must never open it.
+                        let change = byte(&mut data);
+                        let (mut count_expected, mut hash_expected) = (count, hash);
+                        match change % 4 {
+                            0 => {}
+                            1 => count_expected = count.wrapping_add(1),
+                            _ => {
+                                let i = usize::from(change) % 64;
+                                hash_expected[i] = if hash_expected[i] == b'0' as std::ffi::c_char {
+                                    b'1' as std::ffi::c_char
+                                } else {
+                                    b'0' as std::ffi::c_char
+                                };
+                            }
+                        }
+                        let mut checked: *mut mg_gate = ptr::null_mut();
+                        let st = mg_gate_open_checked(
+                            store.as_ptr(),
+                            if key.is_empty() { ptr::null() } else { key.as_ptr() },
+                            key.len(),
+                            purpose.as_ptr(),
+                            version,
+                            count_expected,
+                            hash_expected.as_ptr(),
+                            &mut checked,
+                        );
+                        assert!(change.is_multiple_of(4) || st != mg_status::MG_OK, "another head opened the record");
+                        assert_eq!(checked.is_null(), st != mg_status::MG_OK);
+                        mg_gate_free(checked);
                     }
                 }
                 7 => {

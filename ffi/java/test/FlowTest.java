@@ -284,6 +284,23 @@ public final class FlowTest {
             }
         }
 
+        // Opening against a kept head: the head opens the record; another (a rolled-back record) is refused and the
+        // record is not written.
+        Gate.Head kept;
+        try (Gate keeping = Gate.open(record, KEY, PURPOSE, POLICY)) {
+            kept = keeping.head();
+        }
+        try (Gate checked = Gate.openExpecting(record, KEY, PURPOSE, POLICY, kept)) {
+            check(checked.head().equals(kept), "opening against the kept head moves nothing");
+        }
+        byte[] before = java.nio.file.Files.readAllBytes(new java.io.File(record).toPath());
+        final Gate.Head older = new Gate.Head(kept.count - 1, kept.hash);
+        expectStatus(31, "another head", () -> Gate.openExpecting(record, KEY, PURPOSE, POLICY, older));
+        check(java.util.Arrays.equals(before, java.nio.file.Files.readAllBytes(new java.io.File(record).toPath())),
+                "a refused open writes nothing");
+        final Gate.Head malformed = new Gate.Head(kept.count, "0123");
+        expectStatus(20, "malformed head", () -> Gate.openExpecting(record, KEY, PURPOSE, POLICY, malformed));
+
         // Another key, and a damaged record: fail closed.
         byte[] other = KEY.clone();
         other[0] ^= (byte) 0xFF;

@@ -374,7 +374,23 @@ int main(int argc, char **argv) {
     other_key[0] ^= 0xFF;
     CHECK_STATUS(mg_gate_open(record, other_key, sizeof other_key, PURPOSE, POLICY + 1, &gate), MG_ERR_STORE_TAMPERED);
     CHECK_STATUS(mg_gate_open(record, KEY, sizeof KEY, PURPOSE, POLICY + 1, &gate), MG_OK);
+
+    /* 8. A host that keeps the record's head elsewhere opens against it: the head it kept opens the record, any
+     * other head (a rolled-back or replaced record) is refused before anything is written. */
+    uint64_t count = 0;
+    char hash[MG_HEAD_HASH_SIZE];
+    CHECK_STATUS(mg_gate_head(gate, &count, hash, sizeof hash), MG_OK);
     mg_gate_free(gate);
+    gate = NULL;
+    CHECK_STATUS(mg_gate_open_checked(record, KEY, sizeof KEY, PURPOSE, POLICY + 1, count, hash, &gate), MG_OK);
+    mg_gate_free(gate);
+    gate = (mg_gate *)&st; /* must be overwritten with NULL */
+    CHECK_STATUS(mg_gate_open_checked(record, KEY, sizeof KEY, PURPOSE, POLICY + 1, count - 1, hash, &gate),
+                 MG_ERR_STORE_TAMPERED);
+    CHECK(gate == NULL, "refused open must leave NULL");
+    CHECK_STATUS(mg_gate_open_checked(record, KEY, sizeof KEY, PURPOSE, POLICY + 1, count, "0123", &gate),
+                 MG_ERR_INVALID_ARGUMENT);
+    CHECK(gate == NULL, "refused open must leave NULL");
 
     free(trace);
     remove_dir(dir);

@@ -26,6 +26,23 @@ public final class Gate implements AutoCloseable {
     }
 
     /**
+     * {@link #open} for an app that keeps the record's head ({@link #head()}) somewhere the record is not, such as
+     * Keystore-encrypted preferences excluded from backup ({@code mg_gate_open_checked}): throws status 31, writing
+     * nothing to the record, unless its head is {@code expected}. This catches what the record's MACs cannot: a
+     * record rolled back to an older copy (a restored backup), replaced by a copy made elsewhere with the same key,
+     * or deleted (a missing record has 0 entries and 64 zeros). Opening may itself move the head: read
+     * {@link #head()} again after it returns, and after every grant, deny, withdrawal and session.
+     */
+    public static Gate openExpecting(String path, byte[] key, String purpose, int policyVersion, Head expected) {
+        if (expected == null) {
+            throw new NullPointerException("expected");
+        }
+        long[] out = new long[1];
+        Native.check(Native.gateOpenChecked(path, key, purpose, policyVersion, expected.count, expected.hash, out));
+        return new Gate(out[0]);
+    }
+
+    /**
      * The live handle. A caller must keep {@code this} reachable until its native call returns (with
      * {@link NativeHandle#keepAlive} after the call): else the cleanup thread could free the handle during the call.
      */
@@ -72,7 +89,8 @@ public final class Gate implements AutoCloseable {
         /** SHA-256 of the last entry, 64 lowercase hex digits (all zeros for an empty record). */
         public final String hash;
 
-        Head(long count, String hash) {
+        /** A head kept by the app, to open against with {@link Gate#openExpecting}. */
+        public Head(long count, String hash) {
             this.count = count;
             this.hash = hash;
         }

@@ -10,6 +10,9 @@ final class Native {
 
     static native int gateOpen(String path, byte[] key, String purpose, int policyVersion, long[] outHandle);
 
+    static native int gateOpenChecked(String path, byte[] key, String purpose, int policyVersion, long expectedCount,
+            String expectedHash, long[] outHandle);
+
     static native int gateState(long gate, int[] outState);
 
     static native int gateHead(long gate, long[] outCount, byte[] outHash);
