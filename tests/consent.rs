@@ -679,6 +679,45 @@ fn a_withdrawal_that_could_not_be_written_keeps_its_purge_report() {
     }
 }
 
+/// A grant or deny after a withdrawal that could not be written writes the withdrawal first: the log goes grant,
+/// withdrawal, decision, never from the old grant straight to the new decision.
+#[test]
+fn a_decision_after_an_unwritten_withdrawal_logs_the_withdrawal_first() {
+    for deny in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (sub, path, gate, mut session) = granted_in_removable_dir(&dir);
+        session.push(&[s(1), s(2)]).unwrap();
+        let granted = fs::read(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir(&sub).unwrap();
+        let report = gate.withdraw(3).unwrap_err().purge_report().unwrap();
+        // While the disk is gone the decision cannot be logged either, and the withdrawal stays in effect.
+        let failed = if deny { gate.deny(4) } else { gate.grant(4, CollectionMethod::Api, Sensors::ALL) };
+        assert!(matches!(failed, Err(ConsentError::Io { .. })), "{failed:?}");
+        assert_eq!(gate.state().kind(), StateKind::Withdrawn);
+        fs::create_dir(&sub).unwrap();
+        fs::write(&path, &granted).unwrap();
+        if deny {
+            gate.deny(5).unwrap();
+        } else {
+            gate.grant(5, CollectionMethod::Api, Sensors::ALL).unwrap();
+        }
+        let events: Vec<AuditEvent> = gate.log().iter().map(|e| e.event).collect();
+        let decision = if deny { AuditEvent::Denied } else { AuditEvent::Granted };
+        assert_eq!(events[events.len() - 2..], [AuditEvent::Withdrawn, decision], "{events:?}");
+        let w = &gate.log()[events.len() - 2];
+        assert_eq!((w.at_unix_ms, w.counts.sessions_stopped), (3, report.sessions_stopped));
+        assert_eq!(w.counts.bytes_purged, report.bytes_wiped);
+        // The record replays to the decision, and nothing is pending any more.
+        drop(session);
+        drop(gate);
+        let reopened = Gate::open(&path, KEY, P, 1).unwrap();
+        let expected = if deny { StateKind::Denied } else { StateKind::Granted };
+        assert_eq!(reopened.state().kind(), expected);
+        assert_eq!(reopened.log().iter().filter(|e| e.event == AuditEvent::Withdrawn).count(), 1);
+    }
+}
+
 /// A host that keeps the record's head elsewhere detects a rolled-back or deleted record at open, before the
 /// gate writes anything (a plain open at a newer policy version would log `policy_changed` on the old copy).
 #[test]

@@ -475,7 +475,7 @@ struct UnpersistedWithdrawal {
 /// the life of the process, apart from the records' own (weakly registered) state: otherwise freeing the last gate
 /// and session after a failed write would drop the withdrawal, and a gate opened again would read the grant back
 /// from disk. Every later `Gate::open` of that record and purpose reports `Withdrawn` and retries the write; a
-/// successful grant, deny or withdraw of the purpose clears the entry.
+/// grant or deny of the purpose first writes the withdrawal's entry, and a successful grant, deny or withdraw clears it.
 type UnpersistedWithdrawals = Mutex<HashMap<(PathBuf, String), UnpersistedWithdrawal>>;
 
 fn unpersisted_withdrawals() -> &'static UnpersistedWithdrawals {
@@ -638,6 +638,26 @@ impl Gate {
         lock(unpersisted_withdrawals()).get(&self.pending_key()).copied()
     }
 
+    /// Writes this purpose's withdrawal that is in effect but not yet on disk, before a grant or deny is logged after
+    /// it: otherwise the log would go from the old grant straight to the new decision, and the withdrawal (with what
+    /// it purged) would be missing from the audit trail. Nothing to do when none is pending or the record on disk no
+    /// longer grants the purpose. On failure the withdrawal stays pending and the decision is not logged.
+    fn persist_pending_withdrawal(&self, store: &mut Store) -> Result<(), ConsentError> {
+        let Some(pending) = self.unpersisted_withdrawal() else { return Ok(()) };
+        if matches!(
+            store.recorded_state(&self.purpose),
+            Some(RecordedState::Granted { .. } | RecordedState::ReconsentRequired { .. })
+        ) {
+            let mut e =
+                AuditEntry::draft(pending.at_unix_ms, AuditEvent::Withdrawn, &self.purpose, self.policy_version);
+            e.counts.sessions_stopped = pending.purged.sessions_stopped;
+            e.counts.bytes_purged = pending.purged.bytes_wiped;
+            store.append(e)?;
+        }
+        self.withdrawal_persisted();
+        Ok(())
+    }
+
     /// Records that this purpose's withdrawal is on disk (or was overridden by a newer decision that is).
     fn withdrawal_persisted(&self) {
         lock(unpersisted_withdrawals()).remove(&self.pending_key());
@@ -716,6 +736,7 @@ impl Gate {
             return Err(ConsentError::InvalidSensors);
         }
         let mut store = lock(&self.shared.store);
+        self.persist_pending_withdrawal(&mut store)?;
         let report = self.channel.purge(Gated::Superseded);
         let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Granted, &self.purpose, self.policy_version);
         e.sensors = Some(sensors);
@@ -735,6 +756,7 @@ impl Gate {
         if state.kind() == StateKind::Granted {
             return Err(ConsentError::InvalidTransition { from: StateKind::Granted, action: "deny" });
         }
+        self.persist_pending_withdrawal(&mut store)?;
         let report = self.channel.purge(Gated::Denied);
         let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Denied, &self.purpose, self.policy_version);
         e.counts.sessions_stopped = report.sessions_stopped;
