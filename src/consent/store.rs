@@ -67,9 +67,12 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MIN_KEY_LEN: usize = 16;
 /// Longest accepted host key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
-/// Largest record [`Store::open`] reads, bytes (64 MiB). An entry takes a few hundred bytes, so no record of
-/// real use comes near it; a larger file is refused as [`ConsentError::Tampered`] (the gate fails closed) before
-/// it is read whole.
+/// Largest record [`Store::open`] reads, bytes (64 MiB); a larger file is refused as [`ConsentError::Tampered`] (the
+/// gate fails closed) before it is read whole. An entry takes a few hundred bytes, and a session adds two
+/// (`session_opened`, `session_closed`: about 950 bytes, measured), so a record reaches the limit after about 70,000
+/// sessions; every change rewrites the whole record, so each write also grows slower (about 2.5 ms per session on
+/// average over the first 1,000 on a desktop). Hosts should keep one session per sensing period, not one per batch
+/// of samples. The record is not compacted yet.
 pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 /// `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
