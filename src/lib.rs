@@ -59,13 +59,11 @@ pub mod session;
 /// consent-gated [`Session`]. Each stage alone (resampling, fusion, windows, features, the model's prediction, the
 /// smoother) is a piece of that path, so none of them is public there either.
 macro_rules! pipeline_stages {
-    ($($(#[$attr:meta])* $stage:ident;)*) => {$(
-        $(#[$attr])*
+    ($($stage:ident;)*) => {$(
         #[cfg(feature = "offline")]
         pub mod $stage;
-        $(#[$attr])*
         #[cfg(not(feature = "offline"))]
-        #[allow(dead_code, unreachable_pub)]
+        #[allow(dead_code)]
         pub(crate) mod $stage;
     )*};
 }

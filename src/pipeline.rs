@@ -407,9 +407,6 @@ impl FrontEnd {
                 (RunStop::Invalid(error), _) => return Err(SliceStop::Invalid { index: pos, error }),
                 (RunStop::Gap(gap_ns), Some(s)) => (s, gap_ns),
             };
-            if self.resampler.would_overfill(s.t_ns) {
-                return Err(SliceStop::Invalid { index: pos, error: SampleError::TooFast });
-            }
             let gyro = s.gyro_if(use_gyro);
             let mut feed = Feed { back: &mut self.back, sink };
             let continuity = self.resampler.push_parts(s.t_ns, &s.accel, gyro, |g| feed.grid_point(g));
@@ -860,6 +857,23 @@ mod tests {
         assert!(p.push(&Sample::accel(2000, f32::NAN, 0.0, 9.8)).is_err());
         p.push(&Sample::accel(2000, 0.0, 0.0, 9.8)).unwrap();
         assert_eq!(p.samples_accepted(), 2);
+    }
+
+    #[test]
+    fn input_over_1200_hz_is_refused_on_every_path() {
+        // The front end alone judges every sample after a gap stop (its gap limit is 0), the pipeline in runs: the
+        // 61st sample of one 50-ms period is refused by both, and a sample past the period is taken again.
+        let at = |i: i64| Sample::accel(i * 1_000, 0.0, 0.0, 9.8);
+        let mut front = FrontEnd::new(PipelineConfig::default().max_gap_ns);
+        let mut p = Pipeline::with_model(model(), PipelineConfig::default());
+        for i in 0..=60 {
+            front.push(&at(i), |_, _, _| {}).unwrap();
+            p.push(&at(i)).unwrap();
+        }
+        assert_eq!(front.push(&at(61), |_, _, _| {}).unwrap_err(), SampleError::TooFast);
+        assert_eq!(p.push(&at(61)), Err(SampleError::TooFast));
+        let later = Sample::accel(60_000_000, 0.0, 0.0, 9.8);
+        assert!(front.push(&later, |_, _, _| {}).is_ok() && p.push(&later).is_ok());
     }
 
     #[test]

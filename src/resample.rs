@@ -143,6 +143,10 @@ impl Resampler {
             // `t > last` makes the wrapping difference the true, positive gap (no overflow for any pair of i64).
             let gap = t.wrapping_sub(last) as u64;
             if gap > gap_limit {
+                // The caller takes this sample on its own (every sample when the gap limit is 0): judged here too.
+                if self.would_overfill(t) {
+                    break Ok(RunStop::Invalid(SampleError::TooFast));
+                }
                 break Ok(RunStop::Gap(i64::try_from(gap).unwrap_or(i64::MAX)));
             }
             if t > self.next_grid_ns {
@@ -151,7 +155,7 @@ impl Resampler {
                     self.keep_last(&p.accel, p.gyro_if(use_gyro).copied());
                 }
                 self.emit_due(t, &s.accel, gyro, |g| to.grid_point(g));
-            } else if self.n >= MAX_INPUTS_PER_PERIOD {
+            } else if self.would_overfill(t) {
                 break Ok(RunStop::Invalid(SampleError::TooFast));
             }
             self.add(&s.accel, gyro);
@@ -244,12 +248,11 @@ impl Resampler {
         GridSample { t_ns: g, accel: self.last_accel.lerp(accel, w), gyro, has_gyro, inputs: 0 }
     }
 
-    /// Whether a sample at `t_ns` that continues the stream would overfill the current grid bin (it would be one
-    /// more than [`MAX_INPUTS_PER_PERIOD`] in it). A sample that emits grid points first, or restarts the stream
-    /// after a gap, starts an empty bin.
+    /// Whether a sample at `t_ns` (after the previous one) would overfill the current grid bin: one more than
+    /// [`MAX_INPUTS_PER_PERIOD`] in it. A sample past the bin's grid point emits it and starts an empty one.
     #[inline(always)]
-    pub(crate) fn would_overfill(&self, t_ns: i64) -> bool {
-        self.has_last && t_ns <= self.next_grid_ns && self.n >= MAX_INPUTS_PER_PERIOD
+    fn would_overfill(&self, t_ns: i64) -> bool {
+        t_ns <= self.next_grid_ns && self.n >= MAX_INPUTS_PER_PERIOD
     }
 
     /// Empties the current grid bin.

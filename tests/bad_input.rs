@@ -622,18 +622,22 @@ fn adeptdata_unknown_location_is_a_parse_error() {
     );
 }
 
+/// Reads `rows` (HAPT lines after the header, exactly as given) as a HAPT recording file in `dir`.
+fn hapt_rows(dir: &tempfile::TempDir, rows: &str) -> Result<motiongate::trace::Trace, ReadError> {
+    let path = dir.path().join("user01_rec1.csv");
+    std::fs::write(&path, format!("acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label\n{rows}")).unwrap();
+    motiongate::datasets::hapt_kcc2020::load_file(&path)
+}
+
 #[test]
 fn every_dataset_reader_refuses_a_cut_last_line() {
     // Every file of these datasets ends its lines (and WISDM's lines with `;`), so a last line without its end was
     // cut short: a label `12` (other) cut to `1` reads as walking, `9.8` cut to `9` as 9. Refused, never read.
     let dir = tempfile::tempdir().unwrap();
-    let hapt = dir.path().join("user01_rec1.csv");
-    let head = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label\n0.9,-0.1,0.5,0,0,0,0,12\n";
-    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,1,1")).unwrap();
-    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    let first = "0.9,-0.1,0.5,0,0,0,0,12\n";
+    let e = hapt_rows(&dir, &format!("{first}0.9,-0.1,0.5,0,0,0,1,1")).unwrap_err();
     assert!(matches!(e, ReadError::Truncated { line: 3, .. }), "{e:?}");
-    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,1,12\n")).unwrap();
-    assert_eq!(motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap().samples.len(), 2);
+    assert_eq!(hapt_rows(&dir, &format!("{first}0.9,-0.1,0.5,0,0,0,1,12\n")).unwrap().samples.len(), 2);
 
     let wisdm = dir.path().join("data_1600_accel_phone.txt");
     let mut report = motiongate::datasets::LoadReport::default();
@@ -653,17 +657,13 @@ fn every_dataset_reader_refuses_a_cut_last_line() {
 fn a_finite_value_too_large_to_convert_is_a_parse_error_naming_its_token() {
     // HAPT is in g: 1e38 g overflows f32 once converted to m/s^2, and was reported as "not a finite number".
     let dir = tempfile::tempdir().unwrap();
-    let hapt = dir.path().join("user01_rec1.csv");
-    let head = "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,sequence,label\n";
-    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,0,5\n1e38,-0.1,0.5,0,0,0,1,5\n")).unwrap();
-    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    let e = hapt_rows(&dir, "0.9,-0.1,0.5,0,0,0,0,5\n1e38,-0.1,0.5,0,0,0,1,5\n").unwrap_err();
     assert!(
         matches!(&e, ReadError::Parse { line: 3, field, token, .. } if field == "acc_x" && token == "1e38"),
         "{e:?}"
     );
     // Large but convertible values reach the sample check, which names the real problem.
-    std::fs::write(&hapt, format!("{head}0.9,-0.1,0.5,0,0,0,0,5\n1e9,-0.1,0.5,0,0,0,1,5\n")).unwrap();
-    let e = motiongate::datasets::hapt_kcc2020::load_file(&hapt).unwrap_err();
+    let e = hapt_rows(&dir, "0.9,-0.1,0.5,0,0,0,0,5\n1e9,-0.1,0.5,0,0,0,1,5\n").unwrap_err();
     assert!(matches!(&e, ReadError::InvalidSample { line: 3, .. }) && e.to_string().contains("plausible"), "{e}");
 }
 

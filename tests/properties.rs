@@ -670,8 +670,8 @@ fn write_fuzz_seeds() {
     // c_abi: a script of mg_* calls (see fuzz/fuzz_targets/c_abi.rs; an op is its byte mod 12). A 32-byte key, the
     // purpose "activity" at policy 1. Grant, open a session, stream 15 s of walking at 50 Hz from the excerpt (pushes
     // of 63 samples, each followed by a drain of events and the window counts), then 3 s more left undrained;
-    // withdraw, drain (the pending events were wiped), grant again, push and drain the old session (stopped), status
-    // and head, free it; open a new session, stream 10 s, 5 s more undrained, reopen the gate at policy 2 (a policy
+    // withdraw, drain (the pending events were wiped), grant again, push and drain the old session (stopped), status,
+    // head and a gate reopened against that head, free it; open a new session, stream 10 s, 5 s more undrained, reopen the gate at policy 2 (a policy
     // change stops the session), drain, push and drain. Were the withdrawal or the policy change not to stop the
     // session, events would come out after it and the target would fail on this seed (checked by removing each purge).
     let mut abi: Vec<u8> = vec![16]; // key length 16 + 16 % 24
@@ -697,7 +697,7 @@ fn write_fuzz_seeds() {
     stream(&mut abi, &ex[5907..6068], false);
     abi.extend_from_slice(&[2, 5, 0, 1]); // withdraw, drain, grant at 1 s
     stream(&mut abi, &ex[8691..8850], true);
-    abi.extend_from_slice(&[8, 80, 6, 3]); // status and head, free, open
+    abi.extend_from_slice(&[8, 80, 0, 6, 3]); // status, head and a reopen against it, free, open
     stream(&mut abi, &ex[6250..6750], true);
     stream(&mut abi, &ex[6750..7000], false);
     abi.extend_from_slice(&[10, 1, 5]); // reopen at policy 2, drain

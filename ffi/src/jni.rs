@@ -108,7 +108,7 @@ pub extern "system" fn Java_org_motiongate_Native_gateOpenChecked<'l>(
     .resolve::<ThrowRuntimeExAndDefault>()
 }
 
-/// The body of `gateOpen` and `gateOpenChecked`: `mg_gate_open`, or `mg_gate_open_checked` against `expected`.
+/// The body of `gateOpen` and `gateOpenChecked`: the C ABI's, with the head `expected` for `gateOpenChecked`.
 fn open_gate(
     env: &mut Env<'_>,
     path: &JString<'_>,
@@ -135,25 +135,12 @@ fn open_gate(
     };
     let mut key = env.convert_byte_array(key)?;
     let mut gate: *mut mg_gate = std::ptr::null_mut();
-    let s = match expected {
-        // SAFETY: valid NUL-terminated strings, a live key buffer of `key.len()` bytes, a writable out pointer.
-        None => unsafe {
-            mg_gate_open(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version, &mut gate)
-        },
-        // SAFETY: as above, and `hash` is a valid NUL-terminated string.
-        Some((count, hash)) => unsafe {
-            mg_gate_open_checked(
-                path.as_ptr(),
-                key.as_ptr(),
-                key.len(),
-                purpose.as_ptr(),
-                policy_version,
-                count,
-                hash.as_ptr(),
-                &mut gate,
-            )
-        },
-    };
+    let expected = expected.map(|(count, hash)| (count, hash.as_ptr()));
+    // SAFETY: valid NUL-terminated strings (the hash too), a live key buffer of `key.len()` bytes, a writable out
+    // pointer. Under `guard`, as the C functions run it.
+    let s = guard(|| unsafe {
+        crate::open_gate(path.as_ptr(), key.as_ptr(), key.len(), purpose.as_ptr(), policy_version, expected, &mut gate)
+    });
     // The core keeps its own (zeroizing) copy of the key; this one is wiped before it is freed.
     wipe_slice(&mut key, 0);
     out.set_region(env, 0, &[gate as usize as jlong])?;

@@ -443,52 +443,23 @@ pub unsafe extern "C" fn mg_gate_open_checked(
     expected_hash: *const c_char,
     out: *mut *mut mg_gate,
 ) -> mg_status {
-    guard(|| {
-        // SAFETY: caller contract: NULL or NUL-terminated.
-        let hash = match unsafe { c_str(expected_hash, "expected_hash") } {
-            Ok(h) => h,
-            Err(s) => {
-                // `out` is still set to NULL, as by every failed open.
-                // SAFETY: the caller's contract; only `out` is used.
-                unsafe { clear_out(out) };
-                return s;
-            }
-        };
-        if hash.len() + 1 != MG_HEAD_HASH_SIZE
-            || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            // SAFETY: as above.
-            unsafe { clear_out(out) };
-            return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "expected_hash must be 64 lower-case hex digits");
-        }
-        let expected = RecordHead { count: expected_count, last_hash: hash.to_string() };
-        // SAFETY: the caller's contract is this function's.
-        unsafe { open_gate(store_path, key, key_len, purpose, policy_version, Some(&expected), out) }
+    // SAFETY: the caller's contract is this function's.
+    guard(|| unsafe {
+        open_gate(store_path, key, key_len, purpose, policy_version, Some((expected_count, expected_hash)), out)
     })
 }
 
-/// Sets `*out` to NULL when `out` is usable.
+/// The body of `mg_gate_open` and, with the expected head's count and hash, `mg_gate_open_checked`.
 ///
 /// # Safety
-/// `out` is NULL or writable.
-unsafe fn clear_out(out: *mut *mut mg_gate) {
-    if unusable(out, "out").is_none() {
-        // SAFETY: non-NULL, aligned (checked) and writable (caller contract).
-        unsafe { out.write(std::ptr::null_mut()) };
-    }
-}
-
-/// The body of `mg_gate_open` and `mg_gate_open_checked`.
-///
-/// # Safety
-/// As `mg_gate_open`.
+/// As `mg_gate_open_checked` (the hash pointer, when given, is NULL or a NUL-terminated string).
 unsafe fn open_gate(
     store_path: *const c_char,
     key: *const u8,
     key_len: usize,
     purpose: *const c_char,
     policy_version: u32,
-    expected: Option<&RecordHead>,
+    expected: Option<(u64, *const c_char)>,
     out: *mut *mut mg_gate,
 ) -> mg_status {
     if let Some(s) = unusable(out, "out") {
@@ -516,7 +487,18 @@ unsafe fn open_gate(
     let key = unsafe { std::slice::from_raw_parts(key, key_len) };
     let opened = match expected {
         None => Gate::open(path, key, purpose, policy_version),
-        Some(head) => Gate::open_expecting(path, key, purpose, policy_version, head),
+        Some((count, hash)) => {
+            // SAFETY: caller contract: NULL or NUL-terminated.
+            let hash = match unsafe { c_str(hash, "expected_hash") } {
+                Ok(h) => h,
+                Err(s) => return s,
+            };
+            if hash.len() + 1 != MG_HEAD_HASH_SIZE || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return fail(mg_status::MG_ERR_INVALID_ARGUMENT, "expected_hash must be 64 lower-case hex digits");
+            }
+            let head = RecordHead { count, last_hash: hash.to_string() };
+            Gate::open_expecting(path, key, purpose, policy_version, &head)
+        }
     };
     match opened {
         Ok(gate) => {

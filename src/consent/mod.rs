@@ -644,18 +644,28 @@ impl Gate {
     /// longer grants the purpose. On failure the withdrawal stays pending and the decision is not logged.
     fn persist_pending_withdrawal(&self, store: &mut Store) -> Result<(), ConsentError> {
         let Some(pending) = self.unpersisted_withdrawal() else { return Ok(()) };
-        if matches!(
-            store.recorded_state(&self.purpose),
-            Some(RecordedState::Granted { .. } | RecordedState::ReconsentRequired { .. })
-        ) {
-            let mut e =
-                AuditEntry::draft(pending.at_unix_ms, AuditEvent::Withdrawn, &self.purpose, self.policy_version);
-            e.counts.sessions_stopped = pending.purged.sessions_stopped;
-            e.counts.bytes_purged = pending.purged.bytes_wiped;
-            store.append(e)?;
+        if self.grant_recorded(store) {
+            store.append(self.purge_entry(pending.at_unix_ms, AuditEvent::Withdrawn, pending.purged))?;
         }
         self.withdrawal_persisted();
         Ok(())
+    }
+
+    /// Whether the record holds a grant for this purpose (at this policy version or an older one): what a
+    /// withdrawal ends, and so whether one is logged.
+    fn grant_recorded(&self, store: &Store) -> bool {
+        matches!(
+            store.recorded_state(&self.purpose),
+            Some(RecordedState::Granted { .. } | RecordedState::ReconsentRequired { .. })
+        )
+    }
+
+    /// A log entry for a decision that stopped and wiped sessions, counting what `purged` says.
+    fn purge_entry(&self, at_unix_ms: u64, event: AuditEvent, purged: PurgeReport) -> AuditEntry {
+        let mut e = AuditEntry::draft(at_unix_ms, event, &self.purpose, self.policy_version);
+        e.counts.sessions_stopped = purged.sessions_stopped;
+        e.counts.bytes_purged = purged.bytes_wiped;
+        e
     }
 
     /// Records that this purpose's withdrawal is on disk (or was overridden by a newer decision that is).
@@ -675,10 +685,8 @@ impl Gate {
             _ => return Ok(()),
         };
         let report = self.channel.purge(Gated::ReconsentRequired);
-        let mut e = AuditEntry::draft(now_unix_ms(), AuditEvent::PolicyChanged, &self.purpose, self.policy_version);
+        let mut e = self.purge_entry(now_unix_ms(), AuditEvent::PolicyChanged, report);
         e.previous_policy_version = Some(previous);
-        e.counts.sessions_stopped = report.sessions_stopped;
-        e.counts.bytes_purged = report.bytes_wiped;
         store.append(e)?;
         Ok(())
     }
@@ -738,11 +746,9 @@ impl Gate {
         let mut store = lock(&self.shared.store);
         self.persist_pending_withdrawal(&mut store)?;
         let report = self.channel.purge(Gated::Superseded);
-        let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Granted, &self.purpose, self.policy_version);
+        let mut e = self.purge_entry(at_unix_ms, AuditEvent::Granted, report);
         e.sensors = Some(sensors);
         e.method = Some(method);
-        e.counts.sessions_stopped = report.sessions_stopped;
-        e.counts.bytes_purged = report.bytes_wiped;
         store.append(e)?;
         self.withdrawal_persisted();
         Ok(())
@@ -758,10 +764,7 @@ impl Gate {
         }
         self.persist_pending_withdrawal(&mut store)?;
         let report = self.channel.purge(Gated::Denied);
-        let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Denied, &self.purpose, self.policy_version);
-        e.counts.sessions_stopped = report.sessions_stopped;
-        e.counts.bytes_purged = report.bytes_wiped;
-        store.append(e)?;
+        store.append(self.purge_entry(at_unix_ms, AuditEvent::Denied, report))?;
         self.withdrawal_persisted();
         Ok(())
     }
@@ -779,10 +782,7 @@ impl Gate {
     /// holds the grant), so hosts should retry until this returns `Ok`.
     pub fn withdraw(&self, at_unix_ms: u64) -> Result<PurgeReport, ConsentError> {
         let mut store = lock(&self.shared.store);
-        let had_grant = matches!(
-            store.recorded_state(&self.purpose),
-            Some(RecordedState::Granted { .. } | RecordedState::ReconsentRequired { .. })
-        );
+        let had_grant = self.grant_recorded(&store);
         let report = self.channel.purge(Gated::Withdrawn);
         if !had_grant {
             // Nothing on disk grants this purpose any more (a pending withdrawal's record was overwritten since).
@@ -791,10 +791,7 @@ impl Gate {
         }
         // Earlier attempts of this withdrawal whose write failed already stopped and wiped the sessions.
         let purged = self.unpersisted_withdrawal().map_or(report, |pending| pending.purged.plus(report));
-        let mut e = AuditEntry::draft(at_unix_ms, AuditEvent::Withdrawn, &self.purpose, self.policy_version);
-        e.counts.sessions_stopped = purged.sessions_stopped;
-        e.counts.bytes_purged = purged.bytes_wiped;
-        match store.append(e) {
+        match store.append(self.purge_entry(at_unix_ms, AuditEvent::Withdrawn, purged)) {
             Ok(_) => {
                 self.withdrawal_persisted();
                 Ok(report)
